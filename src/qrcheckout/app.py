@@ -1,0 +1,133 @@
+"""``create_app(settings)``: wires settings, database, provider, bus, sandbox, routes and jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from qrcheckout import errors, migrations
+from qrcheckout.catalog import api as catalog_api
+from qrcheckout.catalog.service import seed_demo_catalog
+from qrcheckout.checkout import api as checkout_api
+from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.config import Settings
+from qrcheckout.db import Database
+from qrcheckout.limits import BodyLimit
+from qrcheckout.payments.stripe_api import StripeProvider
+from qrcheckout.realtime.bus import create_bus
+from qrcheckout.sandbox.app import Sandbox
+from qrcheckout.web import api as web_api
+from qrcheckout.webhooks import api as webhooks_api
+from qrcheckout.webhooks.service import WebhookService
+
+log = logging.getLogger(__name__)
+
+SANDBOX_PATH = "/sandbox"
+SANDBOX_API_KEY = "sk_test_qrcheckout_sandbox"
+SECRET_FILE = ".qrcheckout-sandbox-webhook-secret"
+WEBHOOK_PATH = "/v1/webhooks/stripe"
+WEBHOOK_MAX_BODY = 1024 * 1024
+
+
+
+def sandbox_webhook_secret(settings: Settings) -> str:
+    """The configured secret, else one generated on first start and kept in ``data_dir``."""
+    if settings.stripe_webhook_secret:
+        return settings.stripe_webhook_secret
+    path = Path(settings.data_dir) / SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = "whsec_" + secrets.token_hex(24)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    sandbox: Sandbox | None = None
+    if settings.uses_sandbox:
+        webhook_secret = sandbox_webhook_secret(settings)
+        sandbox = Sandbox(
+            public_base=settings.public_url + SANDBOX_PATH,
+            webhook_url=settings.sandbox_webhook_url or settings.public_url + WEBHOOK_PATH,
+            webhook_secret=webhook_secret,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            max_attempts=settings.webhook_max_attempts,
+        )
+        api_key = SANDBOX_API_KEY
+        api_base = settings.stripe_api_base or settings.public_url + SANDBOX_PATH
+    else:
+        if not settings.stripe_webhook_secret:
+            raise ValueError("QRCHECKOUT_STRIPE_WEBHOOK_SECRET is required with a Stripe key")
+        webhook_secret = settings.stripe_webhook_secret
+        api_key = settings.stripe_secret_key or ""
+        api_base = settings.stripe_api_base
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        if settings.auto_migrate:
+            await migrations.upgrade(db)
+        if settings.seed_demo_catalog:
+            async with db.transaction() as session:
+                await seed_demo_catalog(session)
+        bus = create_bus(settings.bus_url)
+        await bus.start()
+        provider = StripeProvider(api_key, webhook_secret, api_base)
+        service = CheckoutService(db, provider, bus, settings)
+        app.state.db = db
+        app.state.bus = bus
+        app.state.checkout = service
+        app.state.webhooks = WebhookService(service)
+        app.state.sandbox = sandbox
+        if sandbox is not None:
+            await sandbox.start()
+        expiry = asyncio.create_task(_expire_forever(service, settings.expiry_interval_seconds))
+        try:
+            yield
+        finally:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
+            if sandbox is not None:
+                await sandbox.stop()
+            await provider.aclose()
+            await bus.stop()
+            await db.dispose()
+
+    app = FastAPI(title="qrcheckout", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY})
+    app.include_router(catalog_api.router)
+    app.include_router(checkout_api.router)
+    app.include_router(webhooks_api.router)
+    app.include_router(web_api.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "sandbox": request.app.state.sandbox is not None})
+
+    if sandbox is not None:
+        app.mount(SANDBOX_PATH, sandbox.app)
+    return app
+
+
+async def _expire_forever(service: CheckoutService, interval: float) -> None:
+    while True:
+        try:
+            await service.expire_due()
+        except Exception:
+            log.exception("expiring tokens failed; trying again")
+        await asyncio.sleep(interval)

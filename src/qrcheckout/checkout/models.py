@@ -1,0 +1,73 @@
+"""Checkout tokens (the QR handoff), their priced items, and the provider payments they start."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qrcheckout.db import Base, UTCDateTime, utcnow
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # None for static tokens, which never expire.
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    amount_total: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_count: Mapped[int] = mapped_column(Integer, default=0)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+
+    items: Mapped[list[TokenItem]] = relationship(
+        back_populates="token", lazy="selectin", order_by="TokenItem.position"
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="token", lazy="selectin", order_by="Payment.created_at"
+    )
+
+
+class TokenItem(Base):
+    __tablename__ = "token_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    unit_amount: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+
+    token: Mapped[Token] = relationship(back_populates="items")
+
+
+class Payment(Base):
+    """One provider checkout session; a static token has one per scan, a dynamic one at most one."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    token_id: Mapped[str] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    amount_total: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_intent: Mapped[str | None] = mapped_column(String(255))
+    # Set when money arrived that could not be applied (mismatch, after expiry or cancel).
+    problem: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    token: Mapped[Token] = relationship(back_populates="payments")

@@ -1,0 +1,94 @@
+"""Token API shapes. A client names products and quantities, never prices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from qrcheckout.checkout.states import TokenKind, TokenStatus
+
+MAX_QUANTITY = 999
+MAX_ITEMS = 100
+PRICE_FIELDS = frozenset(
+    {"price", "prices", "amount", "unit_amount", "amount_total", "total", "unit_price", "currency"}
+)
+
+
+class ClientPriceRefused(ValueError):
+    """A request carried a price or amount: the catalog alone sets prices."""
+
+
+def _refuse_prices(data: Any) -> Any:
+    if isinstance(data, dict):
+        sent = sorted(PRICE_FIELDS & data.keys())
+        if sent:
+            raise ClientPriceRefused(
+                f"{', '.join(sent)} cannot be sent: prices come from the catalog"
+            )
+    return data
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_prices(cls, data: Any) -> Any:
+        return _refuse_prices(data)
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    kind: TokenKind = TokenKind.DYNAMIC
+    customer_email: EmailStr | None = None
+    ttl_seconds: int | None = Field(default=None, ge=10, le=86_400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_prices(cls, data: Any) -> Any:
+        return _refuse_prices(data)
+
+    @model_validator(mode="after")
+    def _ttl_needs_expiry(self) -> TokenCreate:
+        if self.kind is TokenKind.STATIC and self.ttl_seconds is not None:
+            raise ValueError("a static token never expires; ttl_seconds is not allowed")
+        return self
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    product_id: str
+    name: str
+    unit_amount: int
+    quantity: int
+    amount: int
+
+
+class TokenOut(BaseModel):
+    id: str
+    object: str = "checkout_token"
+    kind: TokenKind
+    status: TokenStatus
+    created_at: datetime
+    end_at: datetime | None
+    amount_total: int
+    currency: str
+    amount_display: str
+    items: list[ItemOut]
+    customer_email: str | None
+    url: str
+    qr_svg_url: str
+    qr_png_url: str
+    stripe_session_id: str | None
+    paid_at: datetime | None
+    paid_count: int
+    failure_code: str | None
+    failure_message: str | None

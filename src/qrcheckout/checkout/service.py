@@ -1,0 +1,416 @@
+"""Checkout tokens: pricing from the catalog, scanning into a provider session, and the lifecycle."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qrcheckout.catalog.service import products_by_id
+from qrcheckout.checkout.models import Payment, Token, TokenItem
+from qrcheckout.checkout.schemas import ItemOut, TokenCreate, TokenOut
+from qrcheckout.checkout.states import (
+    PAYMENT_TRANSITIONS,
+    TOKEN_TRANSITIONS,
+    PaymentStatus,
+    TokenKind,
+    TokenStatus,
+    can_move,
+)
+from qrcheckout.config import Settings
+from qrcheckout.db import Database, utcnow
+from qrcheckout.errors import APIError
+from qrcheckout.money import format_amount
+from qrcheckout.payments.provider import LineItem, PaymentProvider, ProviderError, SessionRequest
+from qrcheckout.realtime.bus import Bus, Outbox
+
+log = logging.getLogger(__name__)
+
+# Seconds kept between a session's requested expiry and the provider's earliest allowed one.
+EXPIRY_MARGIN = 10
+
+
+def token_topic(token_id: str) -> str:
+    return f"token:{token_id}"
+
+
+class TokenNotPayable(APIError):
+    """A scan of a token that can no longer be paid."""
+
+    def __init__(self, token: Token) -> None:
+        status, code, message = {
+            TokenStatus.SUCCESS: (409, "token_paid", "This checkout is already paid."),
+            TokenStatus.CANCELLED: (409, "token_cancelled", "This checkout was cancelled."),
+            TokenStatus.FAILED: (409, "token_failed", "The payment for this checkout failed."),
+            TokenStatus.INVALID: (410, "token_expired", "This checkout has expired."),
+        }[TokenStatus(token.status)]
+        super().__init__(status, code, message)
+        self.token = token
+
+
+class CheckoutService:
+    def __init__(
+        self, db: Database, provider: PaymentProvider, bus: Bus, settings: Settings
+    ) -> None:
+        self.db = db
+        self.provider = provider
+        self.bus = bus
+        self.settings = settings
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[tuple[AsyncSession, Outbox]]:
+        """A transaction whose live-status messages are published only once it has committed."""
+        outbox = Outbox()
+        async with self.db.transaction() as session:
+            yield session, outbox
+        await outbox.flush(self.bus)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def to_out(self, token: Token) -> TokenOut:
+        base = f"{self.settings.public_url}"
+        return TokenOut(
+            id=token.id,
+            kind=TokenKind(token.kind),
+            status=TokenStatus(token.status),
+            created_at=token.created_at,
+            end_at=token.end_at,
+            amount_total=token.amount_total,
+            currency=token.currency,
+            amount_display=format_amount(token.amount_total, token.currency),
+            items=[ItemOut.model_validate(item) for item in token.items],
+            customer_email=token.customer_email,
+            url=f"{base}/t/{token.id}",
+            qr_svg_url=f"{base}/v1/tokens/{token.id}/qr.svg",
+            qr_png_url=f"{base}/v1/tokens/{token.id}/qr.png",
+            stripe_session_id=token.stripe_session_id,
+            paid_at=token.paid_at,
+            paid_count=token.paid_count,
+            failure_code=token.failure_code,
+            failure_message=token.failure_message,
+        )
+
+    def message(self, token: Token) -> dict[str, Any]:
+        return self.to_out(token).model_dump(mode="json")
+
+    async def get(self, token_id: str) -> Token:
+        async with self.db.sessions() as session:
+            return await _load(session, token_id)
+
+    # -- creating ----------------------------------------------------------------------------
+
+    async def create(self, request: TokenCreate) -> Token:
+        async with self.unit() as (session, _):
+            quantities: dict[str, int] = {}
+            for item in request.items:
+                quantities[item.product_id] = quantities.get(item.product_id, 0) + item.quantity
+            products = await products_by_id(session, quantities)
+            missing = [pid for pid in quantities if pid not in products]
+            if missing:
+                raise APIError(
+                    422, "unknown_product", f"No product with id {missing[0]!r} in the catalog."
+                )
+            currencies = {p.currency for p in products.values()}
+            if len(currencies) > 1:
+                raise APIError(
+                    422, "mixed_currencies", "All items of one checkout must share a currency."
+                )
+            now = utcnow()
+            kind = request.kind
+            ttl = request.ttl_seconds or {
+                TokenKind.DYNAMIC: self.settings.dynamic_ttl_seconds,
+                TokenKind.TEMPORARY: self.settings.temporary_ttl_seconds,
+                TokenKind.STATIC: None,
+            }[kind]
+            token = Token(
+                id=str(uuid.uuid4()),
+                kind=kind.value,
+                status=TokenStatus.INPROGRESS.value,
+                created_at=now,
+                updated_at=now,
+                end_at=now + timedelta(seconds=ttl) if ttl else None,
+                amount_total=0,
+                currency=currencies.pop(),
+                customer_email=request.customer_email,
+                paid_count=0,
+                items=[],
+                payments=[],
+            )
+            for position, (pid, quantity) in enumerate(quantities.items()):
+                product = products[pid]
+                token.items.append(
+                    TokenItem(
+                        position=position,
+                        product_id=pid,
+                        name=product.name,
+                        description=product.description,
+                        unit_amount=product.unit_amount,
+                        quantity=quantity,
+                        amount=product.unit_amount * quantity,
+                    )
+                )
+            token.amount_total = sum(item.amount for item in token.items)
+            if token.amount_total <= 0:
+                raise APIError(422, "zero_amount", "A checkout must have something to pay.")
+            session.add(token)
+        return token
+
+    # -- scanning ----------------------------------------------------------------------------
+
+    async def scan(self, token_id: str) -> str:
+        """The hosted payment page URL for a live token; opens a provider session when needed."""
+        token = await self.get(token_id)
+        if _is_due(token, utcnow()):
+            await self.expire([token.id])
+            token = await self.get(token_id)
+        if token.status != TokenStatus.INPROGRESS:
+            raise TokenNotPayable(token)
+        if token.kind != TokenKind.STATIC:
+            for payment in token.payments:
+                if payment.status in (PaymentStatus.OPEN, PaymentStatus.PROCESSING):
+                    return payment.url
+            # A new key after a rejected payment; the same key for repeated or concurrent scans.
+            key = f"qrcheckout-token-{token.id}-session-{len(token.payments)}"
+        else:
+            key = f"qrcheckout-token-{token.id}-scan-{uuid.uuid4()}"
+        try:
+            provider_session = await self.provider.create_checkout_session(
+                self._session_request(token, key)
+            )
+        except ProviderError as exc:
+            log.warning("provider refused a session for token %s: %s", token.id, exc.message)
+            raise APIError(502, "provider_error", f"The payment provider refused: {exc.message}")
+        if not provider_session.url:
+            raise APIError(502, "provider_error", "The payment provider gave no payment page.")
+        async with self.unit() as (session, outbox):
+            token = await _load(session, token_id, lock=True)
+            live = token.status == TokenStatus.INPROGRESS
+            if live:
+                await _ensure_payment(session, token, provider_session.id, provider_session.url)
+                token.stripe_session_id = provider_session.id
+                outbox.add(token_topic(token.id), self.message(token))
+        if not live:
+            await self._expire_sessions([provider_session.id])
+            raise TokenNotPayable(token)
+        return provider_session.url
+
+    def _session_request(self, token: Token, key: str) -> SessionRequest:
+        expires_at = None
+        if token.end_at is not None:
+            earliest, latest = self.provider.session_expiry_window
+            now = int(time.time())
+            # The provider's floor can be later than a short token's end; the expiry job then
+            # closes the session when the token ends.
+            expires_at = min(max(int(token.end_at.timestamp()), now + earliest + EXPIRY_MARGIN),
+                             now + latest - EXPIRY_MARGIN)
+        base = self.settings.public_url
+        return SessionRequest(
+            line_items=tuple(
+                LineItem(i.name, i.unit_amount, i.quantity, i.description) for i in token.items
+            ),
+            currency=token.currency,
+            success_url=f"{base}/t/{token.id}/done?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{base}/t/{token.id}/back",
+            idempotency_key=key,
+            customer_email=token.customer_email,
+            expires_at=expires_at,
+            client_reference_id=token.id,
+            metadata={"token_id": token.id},
+        )
+
+    # -- cancelling and expiring -------------------------------------------------------------
+
+    async def cancel(self, token_id: str) -> Token:
+        async with self.unit() as (session, outbox):
+            token = await _load(session, token_id, lock=True)
+            if not _move(token, TokenStatus.CANCELLED):
+                raise APIError(
+                    409, "token_not_cancellable", f"A token in status {token.status} cannot be cancelled."
+                )
+            token.failure_code = "cancelled"
+            token.failure_message = "The checkout was cancelled."
+            open_sessions = _open_sessions(token)
+            outbox.add(token_topic(token.id), self.message(token))
+        await self._expire_sessions(open_sessions)
+        return token
+
+    async def expire_due(self) -> int:
+        """Turn every live token past its end ``invalid``; returns how many."""
+        async with self.db.sessions() as session:
+            due = await session.scalars(
+                select(Token.id).where(
+                    Token.status == TokenStatus.INPROGRESS.value,
+                    Token.end_at.is_not(None),
+                    Token.end_at <= utcnow(),
+                )
+            )
+            ids = list(due)
+        return await self.expire(ids) if ids else 0
+
+    async def expire(self, token_ids: list[str]) -> int:
+        open_sessions: list[str] = []
+        expired = 0
+        async with self.unit() as (session, outbox):
+            for token_id in token_ids:
+                token = await _load(session, token_id, lock=True)
+                if _is_due(token, utcnow()) and _move(token, TokenStatus.INVALID):
+                    token.failure_code = "expired"
+                    token.failure_message = "The checkout expired before it was paid."
+                    open_sessions += _open_sessions(token)
+                    outbox.add(token_topic(token.id), self.message(token))
+                    expired += 1
+        await self._expire_sessions(open_sessions)
+        return expired
+
+    async def _expire_sessions(self, session_ids: list[str]) -> None:
+        for session_id in session_ids:
+            try:
+                await self.provider.expire_checkout_session(session_id)
+            except ProviderError as exc:
+                # Already completed or expired at the provider: its webhook settles the payment.
+                log.info("could not expire session %s: %s", session_id, exc.message)
+
+    # -- provider events ---------------------------------------------------------------------
+
+    async def apply_session_event(
+        self, session: AsyncSession, outbox: Outbox, event_type: str, obj: dict[str, Any]
+    ) -> bool:
+        """Apply a ``checkout.session.*`` event; False when the session is not one of ours."""
+        session_id = obj.get("id")
+        token_id = (obj.get("metadata") or {}).get("token_id")
+        if not isinstance(session_id, str):
+            return False
+        payment = await session.get(Payment, session_id)
+        if payment is not None:
+            token_id = payment.token_id
+        if not isinstance(token_id, str):
+            return False
+        token = await _find(session, token_id, lock=True)
+        if token is None:
+            return False
+        if payment is None:
+            payment = await _ensure_payment(session, token, session_id, obj.get("url") or "")
+        before = (token.status, token.paid_count, token.failure_code)
+        match event_type:
+            case "checkout.session.completed" if obj.get("payment_status") == "unpaid":
+                _move_payment(payment, PaymentStatus.PROCESSING)
+            case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
+                _settle(token, payment, obj)
+            case "checkout.session.async_payment_failed":
+                if _move_payment(payment, PaymentStatus.FAILED) and token.kind != TokenKind.STATIC:
+                    if _move(token, TokenStatus.FAILED):
+                        token.failure_code = "payment_failed"
+                        token.failure_message = "The payment did not go through."
+            case "checkout.session.expired":
+                if _move_payment(payment, PaymentStatus.EXPIRED) and token.kind != TokenKind.STATIC:
+                    if _move(token, TokenStatus.INVALID):
+                        token.failure_code = "session_expired"
+                        token.failure_message = "The payment page expired before it was paid."
+        if payment.payment_intent is None and isinstance(obj.get("payment_intent"), str):
+            payment.payment_intent = obj["payment_intent"]
+        if (token.status, token.paid_count, token.failure_code) != before:
+            outbox.add(token_topic(token.id), self.message(token))
+        return True
+
+
+def _settle(token: Token, payment: Payment, obj: dict[str, Any]) -> None:
+    paid_amount, paid_currency = obj.get("amount_total"), str(obj.get("currency") or "").lower()
+    if paid_amount != token.amount_total or paid_currency != token.currency:
+        if _move_payment(payment, PaymentStatus.REJECTED):
+            payment.problem = (
+                f"paid {paid_amount} {paid_currency or '?'}, "
+                f"expected {token.amount_total} {token.currency}"
+            )
+            token.failure_code = "amount_mismatch"
+            token.failure_message = f"A payment did not match this checkout: {payment.problem}."
+            log.error("token %s: %s", token.id, payment.problem)
+        return
+    if not _move_payment(payment, PaymentStatus.PAID):
+        return
+    now = utcnow()
+    if token.kind == TokenKind.STATIC and token.status == TokenStatus.INPROGRESS:
+        token.paid_count += 1
+        token.paid_at = now
+    elif _move(token, TokenStatus.SUCCESS):
+        token.paid_count += 1
+        token.paid_at = now
+        token.failure_code = token.failure_message = None
+    else:
+        # Money that landed after the token ended is kept on record, never dropped.
+        payment.problem = f"paid after the token was {token.status}"
+        token.failure_code = "late_payment"
+        token.failure_message = f"A payment arrived after this checkout was {token.status}."
+        log.error("token %s: %s", token.id, payment.problem)
+
+
+def _move(token: Token, target: TokenStatus) -> bool:
+    if not can_move(TOKEN_TRANSITIONS, TokenStatus(token.status), target):
+        return False
+    token.status = target.value
+    return True
+
+
+def _move_payment(payment: Payment, target: PaymentStatus) -> bool:
+    if not can_move(PAYMENT_TRANSITIONS, PaymentStatus(payment.status), target):
+        return False
+    payment.status = target.value
+    return True
+
+
+def _is_due(token: Token, now: datetime) -> bool:
+    return (
+        token.status == TokenStatus.INPROGRESS
+        and token.end_at is not None
+        and token.end_at <= now
+    )
+
+
+def _open_sessions(token: Token) -> list[str]:
+    return [p.id for p in token.payments if p.status == PaymentStatus.OPEN]
+
+
+async def _ensure_payment(session: AsyncSession, token: Token, session_id: str, url: str) -> Payment:
+    payment = await session.get(Payment, session_id)
+    if payment is None:
+        payment = Payment(
+            id=session_id,
+            token_id=token.id,
+            status=PaymentStatus.OPEN.value,
+            url=url,
+            amount_total=token.amount_total,
+            currency=token.currency,
+            created_at=utcnow(),
+        )
+        session.add(payment)
+        token.payments.append(payment)
+    return payment
+
+
+def _valid_id(token_id: str) -> bool:
+    try:
+        return str(uuid.UUID(token_id)) == token_id
+    except ValueError:
+        return False
+
+
+async def _find(session: AsyncSession, token_id: str, *, lock: bool = False) -> Token | None:
+    if not _valid_id(token_id):
+        return None
+    query = select(Token).where(Token.id == token_id).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).one_or_none()
+
+
+async def _load(session: AsyncSession, token_id: str, *, lock: bool = False) -> Token:
+    token = await _find(session, token_id, lock=lock)
+    if token is None:
+        raise APIError(404, "token_not_found", f"No checkout token with id {token_id!r}.")
+    return token

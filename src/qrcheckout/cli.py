@@ -1,0 +1,57 @@
+"""``qrcheckout serve | sandbox | migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+import uvicorn
+
+from qrcheckout import migrations
+from qrcheckout.config import Settings
+from qrcheckout.db import Database
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qrcheckout", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate, seed and serve the checkout service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        # The public URL follows the chosen address unless it was configured.
+        if "QRCHECKOUT_PUBLIC_URL" not in os.environ:
+            host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+            os.environ["QRCHECKOUT_PUBLIC_URL"] = f"http://{host}:{args.port}"
+        try:
+            settings = Settings()
+        except ValueError as exc:
+            print(f"qrcheckout: bad settings: {exc}", file=sys.stderr)
+            return 2
+        from qrcheckout.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port,
+                    proxy_headers=True, timeout_graceful_shutdown=5)
+        return 0
+    if args.command == "migrate":
+        asyncio.run(_migrate(Settings()))
+        print("database is up to date")
+        return 0
+    return 2
+
+
+async def _migrate(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        await migrations.upgrade(db)
+    finally:
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The only module that imports the ``stripe`` SDK: Stripe, or any server speaking its protocol."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import stripe
+
+from qrcheckout.payments.provider import (
+    CheckoutSession,
+    ProviderError,
+    SessionRequest,
+    WebhookSignatureError,
+)
+
+# Stripe accepts a Checkout Session expiry from 30 minutes to 24 hours after creation.
+SESSION_EXPIRY_WINDOW = (30 * 60, 24 * 60 * 60)
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+class StripeProvider:
+    supports_session_expiry = True
+    session_expiry_window = SESSION_EXPIRY_WINDOW
+
+    def __init__(self, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
+        self._webhook_secret = webhook_secret
+        self._http = stripe.HTTPXClient()
+        base = {"api": api_base.rstrip("/")} if api_base else None
+        self._client = stripe.StripeClient(
+            api_key, base_addresses=base, http_client=self._http, max_network_retries=2
+        )
+
+    async def create_checkout_session(self, request: SessionRequest) -> CheckoutSession:
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": item.quantity,
+                    "price_data": {
+                        "currency": request.currency,
+                        "unit_amount": item.unit_amount,
+                        "product_data": {"name": item.name}
+                        | ({"description": item.description} if item.description else {}),
+                    },
+                }
+                for item in request.line_items
+            ],
+            "success_url": request.success_url,
+            "cancel_url": request.cancel_url,
+            "metadata": dict(request.metadata),
+        }
+        if request.customer_email:
+            params["customer_email"] = request.customer_email
+        if request.expires_at is not None:
+            params["expires_at"] = request.expires_at
+        if request.client_reference_id:
+            params["client_reference_id"] = request.client_reference_id
+        options = {"idempotency_key": request.idempotency_key}
+        return await self._call(self._client.v1.checkout.sessions.create_async(params, options))
+
+    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+        return await self._call(self._client.v1.checkout.sessions.retrieve_async(session_id))
+
+    async def expire_checkout_session(self, session_id: str) -> CheckoutSession:
+        return await self._call(self._client.v1.checkout.sessions.expire_async(session_id))
+
+    def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict[str, Any]:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"),
+                signature_header,
+                self._webhook_secret,
+                WEBHOOK_TOLERANCE_SECONDS,
+            )
+        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+            raise WebhookSignatureError(str(exc) or "bad signature") from exc
+        event: dict[str, Any] = json.loads(payload)
+        return event
+
+    async def aclose(self) -> None:
+        await self._http.close_async()
+
+    @staticmethod
+    async def _call(pending: Any) -> CheckoutSession:
+        try:
+            session = await pending
+        except stripe.StripeError as exc:
+            error = exc.error
+            code = (error.code if error is not None else None) or type(exc).__name__
+            message = exc.user_message or str(exc)
+            raise ProviderError(message, code=code, http_status=exc.http_status) from exc
+        return _to_session(session)
+
+
+def _to_session(resource: Any) -> CheckoutSession:
+    obj = resource.to_dict()
+    payment_intent = obj.get("payment_intent")
+    if isinstance(payment_intent, dict):
+        payment_intent = payment_intent.get("id")
+    return CheckoutSession(
+        id=obj["id"],
+        url=obj.get("url"),
+        status=obj.get("status") or "open",
+        payment_status=obj.get("payment_status") or "unpaid",
+        amount_total=obj.get("amount_total"),
+        currency=obj.get("currency"),
+        expires_at=obj.get("expires_at"),
+        payment_intent=payment_intent,
+        metadata=dict(obj.get("metadata") or {}),
+    )

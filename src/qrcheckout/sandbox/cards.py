@@ -1,0 +1,94 @@
+"""Stripe's test cards and the checks the hosted page runs on what the customer typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Decline:
+    code: str
+    decline_code: str
+    message: str
+
+
+DECLINES = {
+    "4000000000000002": Decline("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000009995": Decline(
+        "card_declined", "insufficient_funds", "Your card has insufficient funds."
+    ),
+    "4000000000009987": Decline("card_declined", "lost_card", "Your card was declined."),
+    "4000000000009979": Decline("card_declined", "stolen_card", "Your card was declined."),
+    "4000000000000069": Decline("expired_card", "expired_card", "Your card has expired."),
+    "4000000000000127": Decline(
+        "incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."
+    ),
+    "4000000000000119": Decline(
+        "processing_error", "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
+    ),
+}
+
+BRANDS = (("4", "visa"), ("51", "mastercard"), ("52", "mastercard"), ("53", "mastercard"),
+          ("54", "mastercard"), ("55", "mastercard"), ("2", "mastercard"), ("34", "amex"),
+          ("37", "amex"), ("6011", "discover"))
+
+
+class CardInputError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Card:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+
+    @property
+    def last4(self) -> str:
+        return self.number[-4:]
+
+    @property
+    def brand(self) -> str:
+        return next((b for prefix, b in BRANDS if self.number.startswith(prefix)), "unknown")
+
+    @property
+    def decline(self) -> Decline | None:
+        return DECLINES.get(self.number)
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def parse_card(number: str, expiry: str, cvc: str, today: date) -> Card:
+    digits = "".join(ch for ch in number if ch not in " -")
+    if not digits:
+        raise CardInputError("number", "Your card number is incomplete.")
+    if not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_ok(digits):
+        raise CardInputError("number", "Your card number is invalid.")
+    exp = "".join(ch for ch in expiry if ch.isdigit())
+    if len(exp) not in (4, 6):
+        raise CardInputError("expiry", "Your card's expiration date is incomplete.")
+    month, year = int(exp[:2]), int(exp[2:])
+    if year < 100:
+        year += 2000
+    if not 1 <= month <= 12:
+        raise CardInputError("expiry", "Your card's expiration date is invalid.")
+    if (year, month) < (today.year, today.month):
+        raise CardInputError("expiry", "Your card's expiration year is in the past.")
+    cvc = cvc.strip()
+    if not cvc.isdigit() or len(cvc) not in (3, 4):
+        raise CardInputError("cvc", "Your card's security code is incomplete.")
+    return Card(digits, month, year, cvc)

@@ -1,0 +1,97 @@
+"""Signed webhook delivery in Stripe's format, retried with exponential backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def sign(payload: str, secret: str, timestamp: int) -> str:
+    """The ``Stripe-Signature`` header: HMAC-SHA256 of ``"{t}.{payload}"`` keyed by the secret."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+@dataclass
+class Attempt:
+    event_id: str
+    url: str
+    attempt: int
+    at: int
+    status_code: int | None
+    error: str | None
+
+
+@dataclass
+class WebhookSender:
+    url: str | None
+    secret: str
+    retry_base_seconds: float = 1.0
+    max_attempts: int = 8
+    timeout_seconds: float = 10.0
+    log: list[Attempt] = field(default_factory=list)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Deliver ``event`` in the background; returns at once."""
+        if self.url is None:
+            return
+        payload = json.dumps(event, indent=2)
+        task = asyncio.create_task(self._deliver(event["id"], payload, self.url))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, event_id: str, payload: str, url: str) -> None:
+        assert self._client is not None, "WebhookSender.start() was not called"
+        for attempt in range(1, self.max_attempts + 1):
+            status_code: int | None = None
+            error: str | None = None
+            now = int(time.time())
+            try:
+                response = await self._client.post(
+                    url,
+                    content=payload.encode(),
+                    headers={
+                        "Content-Type": "application/json; charset=utf-8",
+                        "Stripe-Signature": sign(payload, self.secret, now),
+                        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                    },
+                )
+                status_code = response.status_code
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            self.log.append(Attempt(event_id, url, attempt, now, status_code, error))
+            if status_code is not None and 200 <= status_code < 300:
+                return
+            delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+            log.info("webhook %s attempt %d failed (%s); retrying in %.1fs",
+                     event_id, attempt, error or status_code, delay)
+            if attempt < self.max_attempts:
+                await asyncio.sleep(delay)
+        log.warning("webhook %s gave up after %d attempts", event_id, self.max_attempts)
