@@ -48,7 +48,7 @@ class TokenCreate(BaseModel):
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     kind: TokenKind = TokenKind.DYNAMIC
     customer_email: EmailStr | None = None
-    ttl_seconds: int | None = Field(default=None, ge=10, le=86_400)
+    ttl_seconds: int | None = Field(default=None, ge=1, le=86_400)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""Test support: a real server in a thread, fresh databases, and webhook forging."""

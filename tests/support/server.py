@@ -1,0 +1,86 @@
+"""A real qrcheckout server (uvicorn) on a free loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from qrcheckout.app import create_app
+from qrcheckout.config import Settings
+from qrcheckout.db import Database
+
+T = TypeVar("T")
+
+
+class RunningServer:
+    def __init__(self, settings: Settings, sock: socket.socket) -> None:
+        self.settings = settings
+        self.url = settings.public_url
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, log_level="warning", timeout_graceful_shutdown=1, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client = httpx.Client(base_url=self.url, timeout=30)
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve(sockets=[self._sock]))
+
+    def start(self) -> RunningServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("qrcheckout test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self._thread.join(timeout=15)
+
+    def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine on the server's own loop (its engine and bus live there)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(work(), self.loop).result(timeout=30)
+
+    @property
+    def db(self) -> Database:
+        db: Database = self.app.state.db
+        return db
+
+    @property
+    def sandbox(self) -> Any:
+        return self.app.state.sandbox
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
+        time.sleep(interval)
