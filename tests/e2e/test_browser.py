@@ -1,0 +1,183 @@
+"""The QR handoff in a real browser: a desktop shows the code, a phone pays, the desktop updates.
+
+Two Chromium contexts share one server: the desktop (1280x800) orders in the demo shop and
+keeps the QR page open; the phone (390x844, touch) opens the QR's link and pays on the
+sandbox's hosted page. The desktop must turn "Paid" through its live connection, without a
+reload. Screenshots go to pytest's ``tmp_path`` and, for a human to look at, to
+``/tmp/qrcheckout-shots/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from qrcheckout.checkout.service import token_topic
+from tests.support.flows import DECLINED_CARD, GOOD_CARD, create_token, token
+from tests.support.server import RunningServer, wait_until
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path("/tmp/qrcheckout-shots")
+WAITING = "Waiting for payment…"
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def desktop(chromium: Browser, server: RunningServer) -> Iterator[Page]:
+    # Depends on ``server`` so that it closes (and drops its EventSource) before the server stops.
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone(chromium: Browser, server: RunningServer) -> Iterator[Page]:
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def shoot(page: Page, tmp_path: Path, name: str) -> None:
+    """A full-page screenshot in tmp_path, copied to /tmp/qrcheckout-shots/ for people."""
+    path = tmp_path / name
+    page.screenshot(path=path, full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SHOTS / name)
+
+
+def token_id_of(page: Page) -> str:
+    match = re.search(r"/checkout/([^/?#]+)$", page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def wait_for_live_watcher(server: RunningServer, token_id: str) -> None:
+    """The desktop's EventSource is subscribed, so "Paid" can only arrive as a pushed update."""
+    wait_until(lambda: server.app.state.bus.watchers(token_topic(token_id)) >= 1)
+
+
+def mark_no_reload(page: Page) -> None:
+    page.evaluate("window.__noReload = true")
+
+
+def assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__noReload") is True, "the desktop page reloaded"
+
+
+def open_phone_link(desktop: Page, phone: Page, server: RunningServer, token_id: str) -> None:
+    href = desktop.locator("#link").get_attribute("href")
+    assert href == f"{server.url}/t/{token_id}"
+    phone.goto(href)
+    phone.wait_for_url(re.compile(r"/sandbox/pay/cs_test_\w+$"))
+
+
+def fill_card(phone: Page, number: str) -> None:
+    phone.get_by_label("Email", exact=True).fill("buyer@example.com")
+    phone.get_by_label("Card number").fill(number)
+    phone.get_by_label("Expiry").fill("12 / 34")
+    phone.get_by_label("CVC").fill("123")
+
+
+def pay(phone: Page) -> None:
+    phone.get_by_role("button", name=re.compile(r"^Pay\b")).click()
+
+
+def expect_thank_you(phone: Page, token_id: str) -> None:
+    from playwright.sync_api import expect
+
+    phone.wait_for_url(re.compile(rf"/t/{token_id}/done"))
+    expect(phone.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Thank you"))
+
+
+def test_phone_pays_and_desktop_turns_paid_live(
+    server: RunningServer, desktop: Page, phone: Page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    # 1. The desktop orders two espressos in the demo shop and gets the QR page.
+    desktop.goto(f"{server.url}/")
+    desktop.locator("#qty_espresso").fill("2")
+    desktop.get_by_role("button", name="Pay with your phone").click()
+    desktop.wait_for_url(re.compile(r"/checkout/[^/]+$"))
+    token_id = token_id_of(desktop)
+    expect(desktop.locator(".qr svg")).to_be_visible()
+    expect(desktop.locator(".amount")).to_have_text("$5.00")
+    expect(desktop.locator(".pay")).to_contain_text("2 × Espresso")
+    status = desktop.locator("#status")
+    expect(status).to_have_text(WAITING)
+    expect(desktop.locator("#countdown")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    wait_for_live_watcher(server, token_id)
+    mark_no_reload(desktop)
+    shoot(desktop, tmp_path, "desktop-before.png")
+
+    # 2. The phone follows the QR's link to the hosted pay page and pays with 4242.
+    open_phone_link(desktop, phone, server, token_id)
+    expect(phone.locator(".total")).to_have_text("$5.00")
+    expect(phone.locator("ul.items")).to_contain_text("Espresso")
+    fill_card(phone, GOOD_CARD)
+    shoot(phone, tmp_path, "phone-pay.png")
+    pay(phone)
+    expect_thank_you(phone, token_id)
+    shoot(phone, tmp_path, "phone-thank-you.png")
+
+    # 3. The desktop turns "Paid" on its own, without reloading.
+    expect(status).to_have_text("Paid", timeout=TIMEOUT_MS)
+    expect(status).to_have_attribute("data-status", "success")
+    expect(desktop.locator("#pay")).to_have_class(re.compile(r"\bdone\b"))
+    assert_not_reloaded(desktop)
+    assert token(server, token_id)["status"] == "success"
+    shoot(desktop, tmp_path, "desktop-after.png")
+
+
+def test_declined_card_then_good_card(
+    server: RunningServer, desktop: Page, phone: Page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    token_id = create_token(server)["id"]
+    desktop.goto(f"{server.url}/checkout/{token_id}")
+    status = desktop.locator("#status")
+    expect(status).to_have_text(WAITING)
+    wait_for_live_watcher(server, token_id)
+    mark_no_reload(desktop)
+
+    open_phone_link(desktop, phone, server, token_id)
+    fill_card(phone, DECLINED_CARD)
+    pay(phone)
+    expect(phone.get_by_role("alert")).to_have_text("Your card was declined.")
+    expect(phone.get_by_label("Card number")).to_have_attribute("aria-invalid", "true")
+    assert re.search(r"/sandbox/pay/cs_test_\w+$", phone.url), phone.url
+    shoot(phone, tmp_path, "phone-declined.png")
+
+    # A decline is not an outcome for the desktop: it keeps waiting.
+    assert token(server, token_id)["status"] == "inprogress"
+    expect(status).to_have_text(WAITING)
+    expect(status).to_have_attribute("data-status", "inprogress")
+
+    # The customer corrects the card on the same page and pays.
+    fill_card(phone, GOOD_CARD)
+    pay(phone)
+    expect_thank_you(phone, token_id)
+    expect(status).to_have_text("Paid", timeout=TIMEOUT_MS)
+    assert_not_reloaded(desktop)
+    shoot(desktop, tmp_path, "desktop-after-retry.png")

@@ -1,0 +1,144 @@
+"""The token API: server-side prices, QR images, and a clear 4xx for every bad input."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+
+from tests.support.flows import create_token
+from tests.support.server import RunningServer
+
+
+def test_health_and_catalog(server: RunningServer) -> None:
+    assert server.client.get("/healthz").json()["status"] == "ok"
+    products = server.client.get("/v1/products").json()["data"]
+    espresso = next(p for p in products if p["id"] == "espresso")
+    assert espresso["unit_amount"] == 250 and espresso["currency"] == "usd"
+    assert {"id", "name", "description", "unit_amount", "currency"} <= espresso.keys()
+
+
+def test_token_is_priced_from_the_catalog(server: RunningServer) -> None:
+    created = create_token(server, items=[
+        {"product_id": "espresso", "quantity": 2},
+        {"product_id": "croissant", "quantity": 1},
+        {"product_id": "espresso", "quantity": 1},
+    ])
+    uuid.UUID(created["id"], version=4)
+    assert created["kind"] == "dynamic" and created["status"] == "inprogress"
+    assert created["amount_total"] == 3 * 250 + 290 and created["amount_display"] == "$10.40"
+    assert [(i["product_id"], i["quantity"], i["amount"]) for i in created["items"]] == [
+        ("espresso", 3, 750), ("croissant", 1, 290)]
+    assert created["qr_svg_url"].endswith(f"/v1/tokens/{created['id']}/qr.svg")
+    fetched = server.client.get(f"/v1/tokens/{created['id']}").json()
+    assert fetched == created
+
+
+def test_token_kinds_and_lifetimes(server: RunningServer) -> None:
+    temporary = create_token(server, kind="temporary")
+    start = datetime.fromisoformat(temporary["created_at"])
+    end = datetime.fromisoformat(temporary["end_at"])
+    assert (end - start).total_seconds() == 600
+    short = create_token(server, kind="temporary", ttl_seconds=30)
+    assert (datetime.fromisoformat(short["end_at"])
+            - datetime.fromisoformat(short["created_at"])).total_seconds() == 30
+    assert create_token(server, kind="static")["end_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"items": [{"product_id": "espresso", "quantity": 1, "price": 1}]}, "price"),
+        ({"items": [{"product_id": "espresso", "quantity": 1, "unit_amount": 1}]}, "unit_amount"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "amount_total": 1}, "amount_total"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "amount": 1}, "amount"),
+    ],
+)
+def test_client_sent_prices_are_refused(server: RunningServer, body: dict, field: str) -> None:
+    response = server.client.post("/v1/tokens", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert field in error["message"] and "prices come from the catalog" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"items": [{"product_id": "nope", "quantity": 1}]}, 422, "unknown_product"),
+        ({"items": [{"product_id": "espresso", "quantity": 0}]}, 422, "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": 1_000_000}]}, 422, "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": -1}]}, 422, "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": "two"}]}, 422, "validation_error"),
+        ({"items": []}, 422, "validation_error"),
+        ({}, 422, "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "kind": "forever"}, 422,
+         "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "customer_email": "nope"}, 422,
+         "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "kind": "static",
+          "ttl_seconds": 60}, 422, "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "ttl_seconds": 0}, 422,
+         "validation_error"),
+        ({"items": [{"product_id": "espresso", "quantity": 1}], "surprise": 1}, 422,
+         "validation_error"),
+    ],
+)
+def test_bad_token_requests_get_clear_errors(
+    server: RunningServer, body: dict, status: int, code: str
+) -> None:
+    response = server.client.post("/v1/tokens", json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+
+
+def test_bad_json_and_huge_bodies(server: RunningServer) -> None:
+    bad = server.client.post("/v1/tokens", content=b"{not json",
+                             headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
+    items = [{"product_id": "espresso", "quantity": 1}] * 20_000
+    huge = server.client.post("/v1/tokens", json={"items": items})
+    assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"
+    hook = server.client.post("/v1/webhooks/stripe", content=b"x" * (2 * 1024 * 1024))
+    assert hook.status_code == 413
+    assert server.client.get("/v1/products").status_code == 200
+
+
+def test_unknown_tokens_are_404(server: RunningServer) -> None:
+    for token_id in ("00000000-0000-4000-8000-000000000000", "../etc", "x" * 300):
+        for path in ("", "/qr.svg", "/events"):
+            response = server.client.get(f"/v1/tokens/{token_id}{path}")
+            assert response.status_code == 404, path
+            assert response.json()["error"]["code"] in {"token_not_found", "not_found"}
+        cancel = server.client.post(f"/v1/tokens/{token_id}/cancel")
+        assert cancel.status_code == 404
+
+
+def test_qr_images(server: RunningServer) -> None:
+    created = create_token(server)
+    svg = server.client.get(f"/v1/tokens/{created['id']}/qr.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+    assert svg.text.lstrip().startswith("<svg")
+    png = server.client.get(f"/v1/tokens/{created['id']}/qr.png")
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+    as_json = server.client.get(f"/v1/tokens/{created['id']}/qr.svg?payload=json")
+    assert as_json.status_code == 200 and as_json.content != svg.content
+    assert server.client.get(f"/v1/tokens/{created['id']}/qr.gif").status_code in (404, 422)
+    bad = server.client.get(f"/v1/tokens/{created['id']}/qr.svg?payload=xml")
+    assert bad.status_code == 422
+
+
+def test_shop_form_creates_a_token_and_shows_the_qr_page(server: RunningServer) -> None:
+    page = server.client.get("/")
+    assert page.status_code == 200 and "Espresso" in page.text and "$2.50" in page.text
+    empty = server.client.post("/shop/checkout", data={"qty_espresso": "0"})
+    assert empty.status_code == 422 and "Pick at least one item" in empty.text
+    silly = server.client.post("/shop/checkout", data={"qty_espresso": "lots"})
+    assert silly.status_code == 422
+    ordered = server.client.post("/shop/checkout", data={"qty_espresso": "2", "email": ""})
+    assert ordered.status_code == 303
+    qr_page = server.client.get(ordered.headers["location"])
+    assert qr_page.status_code == 200 and "$5.00" in qr_page.text and "<svg" in qr_page.text

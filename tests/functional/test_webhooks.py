@@ -1,0 +1,243 @@
+"""Webhook intake: signatures first, stored once, processed once, never downgrading a payment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from qrcheckout.webhooks.models import WebhookEvent
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.flows import create_token, pay_page, token, wait_status
+from tests.support.receiver import FlakyReceiver
+from tests.support.server import RunningServer
+from tests.support.stripe_events import encode, session_event, signature
+
+
+def _deliver(server: RunningServer, payload: str, header: str | None) -> httpx.Response:
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Stripe-Signature"] = header
+    return server.client.post("/v1/webhooks/stripe", content=payload, headers=headers)
+
+
+def _send(server: RunningServer, event: dict[str, Any]) -> httpx.Response:
+    payload = encode(event)
+    return _deliver(server, payload, signature(payload, WEBHOOK_SECRET))
+
+
+def _stored(server: RunningServer) -> list[WebhookEvent]:
+    async def read() -> list[WebhookEvent]:
+        async with server.db.sessions() as session:
+            return list(await session.scalars(select(WebhookEvent)))
+
+    return server.call(read)
+
+
+def _opened(server: RunningServer, **kwargs: Any) -> tuple[dict[str, Any], str]:
+    created = create_token(server, **kwargs)
+    session_id = pay_page(server, created["id"]).rsplit("/", 1)[1]
+    return created, session_id
+
+
+def _completed(created: dict[str, Any], session_id: str, **overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "session_id": session_id,
+        "token_id": created["id"],
+        "amount_total": created["amount_total"],
+        "currency": created["currency"],
+    }
+    values.update(overrides)
+    return session_event("checkout.session.completed", **values)
+
+
+def test_missing_tampered_wrong_or_stale_signatures_are_refused(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    payload = encode(_completed(created, session_id))
+    good = signature(payload, WEBHOOK_SECRET)
+    tampered_body = payload.replace('"amount_total": 500', '"amount_total": 499')
+    stale = signature(payload, WEBHOOK_SECRET, int(time.time()) - 301)
+    cases = {
+        "missing": (payload, None),
+        "garbage": (payload, "nonsense"),
+        "tampered body": (tampered_body, good),
+        "tampered signature": (payload, good[:-1] + ("0" if good[-1] != "0" else "1")),
+        "wrong secret": (payload, signature(payload, "whsec_someone_else")),
+        "older than 300 s": (payload, stale),
+    }
+    for name, (body, header) in cases.items():
+        response = _deliver(server, body, header)
+        assert response.status_code == 400, name
+        assert response.json()["error"]["code"] == "invalid_signature", name
+    assert _stored(server) == []
+    assert token(server, created["id"])["status"] == "inprogress"
+
+
+def test_several_v1_signatures_any_valid_one_passes(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    payload = encode(_completed(created, session_id))
+    t = int(time.time())
+    valid = signature(payload, WEBHOOK_SECRET, t).split(",")[1]
+    header = f"t={t},v1={'0' * 64},{valid}"
+    assert _deliver(server, payload, header).status_code == 200
+    assert token(server, created["id"])["status"] == "success"
+
+
+def test_signed_but_not_an_event_is_a_clear_400(server: RunningServer) -> None:
+    for body in ("not json", "[]", json.dumps({"id": "evt_1"}), json.dumps({"type": "x"})):
+        response = _deliver(server, body, signature(body, WEBHOOK_SECRET))
+        assert response.status_code == 400, body
+        assert response.json()["error"]["code"] in {"invalid_json", "invalid_event"}
+    assert _stored(server) == []
+
+
+def test_same_event_twice_is_processed_once(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    event = _completed(created, session_id)
+    first, second = _send(server, event), _send(server, event)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["duplicate"] is False and second.json()["duplicate"] is True
+    paid = token(server, created["id"])
+    assert paid["status"] == "success" and paid["paid_count"] == 1
+    [stored] = _stored(server)
+    assert stored.id == event["id"] and stored.status == "processed" and stored.attempts == 1
+    assert json.loads(stored.payload) == event
+
+
+def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    payload = encode(_completed(created, session_id))
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            return await asyncio.gather(*(
+                client.post("/v1/webhooks/stripe", content=payload, headers={
+                    "Stripe-Signature": signature(payload, WEBHOOK_SECRET),
+                    "Content-Type": "application/json",
+                })
+                for _ in range(20)
+            ))
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * 20
+    assert sum(not r.json()["duplicate"] for r in responses) == 1
+    paid = token(server, created["id"])
+    assert paid["status"] == "success" and paid["paid_count"] == 1
+    assert len(_stored(server)) == 1
+
+
+def test_expired_after_completed_never_downgrades(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    assert _send(server, _completed(created, session_id)).status_code == 200
+    late = session_event("checkout.session.expired", session_id=session_id,
+                         token_id=created["id"], amount_total=500, currency="usd",
+                         payment_status="unpaid", status="expired")
+    assert _send(server, late).status_code == 200
+    assert token(server, created["id"])["status"] == "success"
+
+
+def test_session_expired_event_invalidates_a_live_token(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    expired = session_event("checkout.session.expired", session_id=session_id,
+                            token_id=created["id"], amount_total=500, currency="usd",
+                            payment_status="unpaid", status="expired")
+    assert _send(server, expired).status_code == 200
+    assert token(server, created["id"])["status"] == "invalid"
+
+
+def test_amount_or_currency_mismatch_never_pays(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    short = _send(server, _completed(created, session_id, amount_total=1))
+    assert short.status_code == 200
+    seen = token(server, created["id"])
+    assert seen["status"] == "inprogress"
+    assert seen["failure_code"] == "amount_mismatch"
+    assert "paid 1 usd, expected 500 usd" in seen["failure_message"]
+
+    created, session_id = _opened(server)
+    _send(server, _completed(created, session_id, currency="eur"))
+    assert token(server, created["id"])["failure_code"] == "amount_mismatch"
+    assert token(server, created["id"])["status"] == "inprogress"
+
+
+def test_async_payment_waits_then_succeeds_or_fails(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    _send(server, _completed(created, session_id, payment_status="unpaid"))
+    assert token(server, created["id"])["status"] == "inprogress"
+    ok = _completed(created, session_id)
+    ok["type"] = "checkout.session.async_payment_succeeded"
+    _send(server, ok)
+    assert token(server, created["id"])["status"] == "success"
+
+    created, session_id = _opened(server)
+    _send(server, _completed(created, session_id, payment_status="unpaid"))
+    failed = _completed(created, session_id, payment_status="unpaid")
+    failed["type"] = "checkout.session.async_payment_failed"
+    _send(server, failed)
+    assert token(server, created["id"])["status"] == "failed"
+
+
+def test_unknown_event_types_are_stored_and_ignored(server: RunningServer) -> None:
+    event = {"id": "evt_unknown_1", "object": "event", "type": "customer.created",
+             "data": {"object": {"id": "cus_1", "object": "customer"}}}
+    response = _send(server, event)
+    assert response.status_code == 200 and response.json()["status"] == "ignored"
+    [stored] = _stored(server)
+    assert stored.type == "customer.created" and stored.status == "ignored"
+
+
+def test_payment_landing_after_cancel_is_recorded_not_lost(make_server: Any) -> None:
+    # The customer pays while the shop cancels; the webhook arrives after the cancel.
+    server = make_server(sandbox_webhook_url="http://127.0.0.1:9/v1/webhooks/stripe")
+    created, session_id = _opened(server)
+    url = server.sandbox.sessions[session_id]["url"]
+    assert httpx.post(url, data={"number": "4242424242424242", "expiry": "12/34",
+                                 "cvc": "123", "email": "b@example.com"}).status_code == 303
+    assert server.client.post(f"/v1/tokens/{created['id']}/cancel").status_code == 200
+    [completed] = [e for e in server.sandbox.events if e["type"] == "checkout.session.completed"]
+    assert _send(server, completed).status_code == 200
+    seen = token(server, created["id"])
+    assert seen["status"] == "cancelled"
+    assert seen["failure_code"] == "late_payment"
+    assert "after this checkout was cancelled" in seen["failure_message"]
+
+
+def test_processing_failure_is_recorded_and_answered_5xx(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    event = _completed(created, session_id)
+    event["data"]["object"]["metadata"] = "not a map"
+    event["data"]["object"]["id"] = "cs_unknown_session"
+    first = _send(server, event)
+    assert first.status_code == 500
+    assert first.json()["error"]["code"] == "webhook_processing_failed"
+    [stored] = _stored(server)
+    assert stored.status == "failed" and stored.error and stored.attempts == 1
+    # A redelivery (Stripe retries after a 5xx) is processed again, not taken as a duplicate.
+    assert _send(server, event).status_code == 500
+    [stored] = _stored(server)
+    assert stored.attempts == 2
+
+
+def test_sandbox_delivery_is_retried_with_backoff_until_accepted(make_server: Any) -> None:
+    with FlakyReceiver(failures=2) as receiver:
+        server = make_server(sandbox_webhook_url=receiver.url)
+        receiver.forward_to = f"{server.url}/v1/webhooks/stripe"
+        created, session_id = _opened(server)
+        url = server.sandbox.sessions[session_id]["url"]
+        httpx.post(url, data={"number": "4242424242424242", "expiry": "12/34", "cvc": "123",
+                              "email": "buyer@example.com"})
+        wait_status(server, created["id"], "success", timeout=10)
+    statuses = [status for _, _, _, status in receiver.received]
+    assert statuses == [503, 503, 200]
+    times = [t for t, _, _, _ in receiver.received]
+    assert times[2] - times[1] > times[1] - times[0] > 0.05  # backoff grows
+    # Every attempt is signed afresh, in Stripe's format, over the same event body.
+    bodies = {body for _, _, body, _ in receiver.received}
+    assert len(bodies) == 1
+    for _, headers, body, _ in receiver.received:
+        t, v1 = dict(p.split("=", 1) for p in headers["Stripe-Signature"].split(",")).values()
+        assert signature(body.decode(), WEBHOOK_SECRET, int(t)).endswith(v1)
