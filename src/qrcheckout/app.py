@@ -37,7 +37,6 @@ WEBHOOK_PATH = "/v1/webhooks/stripe"
 WEBHOOK_MAX_BODY = 1024 * 1024
 
 
-
 def sandbox_webhook_secret(settings: Settings) -> str:
     """The configured secret, else one generated on first start and kept in ``data_dir``."""
     if settings.stripe_webhook_secret:
@@ -55,6 +54,7 @@ def sandbox_webhook_secret(settings: Settings) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     sandbox: Sandbox | None = None
+    api_base: str | None
     if settings.uses_sandbox:
         webhook_secret = sandbox_webhook_secret(settings)
         sandbox = Sandbox(
@@ -108,8 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="qrcheckout", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY})
+    app.add_middleware(
+        BodyLimit, default=settings.max_body_bytes, per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY}
+    )
     app.include_router(catalog_api.router)
     app.include_router(checkout_api.router)
     app.include_router(webhooks_api.router)

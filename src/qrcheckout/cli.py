@@ -35,8 +35,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from qrcheckout.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port,
-                    proxy_headers=True, timeout_graceful_shutdown=5)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            proxy_headers=True,
+            timeout_graceful_shutdown=5,
+        )
         return 0
     if args.command == "migrate":
         asyncio.run(_migrate(Settings()))

@@ -1,4 +1,4 @@
-"""Browser fixtures: one headless Chromium per session, SQLite-only servers.
+"""Browser fixtures: one headless Chromium per module, SQLite-only servers.
 
 Without Chromium (``/usr/bin/chromium`` or ``chromium`` on PATH) or the ``playwright``
 package the browser tests skip, unless ``QRCHECKOUT_REQUIRE_BROWSER=1`` makes them fail.
@@ -47,7 +47,9 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'qrcheckout.db'}"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API holds an event loop on the main thread while it
+# lives, which other tests' asyncio.run() must not meet.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     executable = chromium_executable()
     if executable is None:
@@ -57,9 +59,7 @@ def chromium() -> Iterator[Browser]:
     except ImportError:
         _unavailable("the playwright Python package is not installed")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS, headless=True
-        )
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
         finally:

@@ -40,8 +40,9 @@ def test_pay_with_4242_turns_the_token_paid(server: RunningServer) -> None:
 
 
 def test_session_carries_the_token_terms(server: RunningServer) -> None:
-    created = create_token(server, customer_email="buyer@example.com", kind="temporary",
-                           ttl_seconds=3600)
+    created = create_token(
+        server, customer_email="buyer@example.com", kind="temporary", ttl_seconds=3600
+    )
     session_id = pay_page(server, created["id"]).rsplit("/", 1)[1]
     session = server.sandbox.sessions[session_id]
     assert session["metadata"] == {"token_id": created["id"]}
@@ -103,8 +104,9 @@ def test_paid_token_is_not_paid_twice(server: RunningServer) -> None:
 
 
 def test_static_token_starts_a_payment_per_scan(server: RunningServer) -> None:
-    created = create_token(server, kind="static",
-                           items=[{"product_id": "flat-white", "quantity": 1}])
+    created = create_token(
+        server, kind="static", items=[{"product_id": "flat-white", "quantity": 1}]
+    )
     assert created["end_at"] is None
     first, second = pay_page(server, created["id"]), pay_page(server, created["id"])
     assert first != second

@@ -78,8 +78,10 @@ def test_websocket_for_unknown_token_is_closed(server: RunningServer) -> None:
         asyncio.run(attempt())
 
 
-@pytest.mark.skipif(not os.environ.get("QRCHECKOUT_TEST_REDIS_URL"),
-                    reason="QRCHECKOUT_TEST_REDIS_URL is not set; Redis tests need a server")
+@pytest.mark.skipif(
+    not os.environ.get("QRCHECKOUT_TEST_REDIS_URL"),
+    reason="QRCHECKOUT_TEST_REDIS_URL is not set; Redis tests need a server",
+)
 def test_redis_bus_carries_messages_between_instances() -> None:
     url = os.environ["QRCHECKOUT_TEST_REDIS_URL"]
 

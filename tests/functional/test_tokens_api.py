@@ -20,16 +20,21 @@ def test_health_and_catalog(server: RunningServer) -> None:
 
 
 def test_token_is_priced_from_the_catalog(server: RunningServer) -> None:
-    created = create_token(server, items=[
-        {"product_id": "espresso", "quantity": 2},
-        {"product_id": "croissant", "quantity": 1},
-        {"product_id": "espresso", "quantity": 1},
-    ])
+    created = create_token(
+        server,
+        items=[
+            {"product_id": "espresso", "quantity": 2},
+            {"product_id": "croissant", "quantity": 1},
+            {"product_id": "espresso", "quantity": 1},
+        ],
+    )
     uuid.UUID(created["id"], version=4)
     assert created["kind"] == "dynamic" and created["status"] == "inprogress"
     assert created["amount_total"] == 3 * 250 + 290 and created["amount_display"] == "$10.40"
     assert [(i["product_id"], i["quantity"], i["amount"]) for i in created["items"]] == [
-        ("espresso", 3, 750), ("croissant", 1, 290)]
+        ("espresso", 3, 750),
+        ("croissant", 1, 290),
+    ]
     assert created["qr_svg_url"].endswith(f"/v1/tokens/{created['id']}/qr.svg")
     fetched = server.client.get(f"/v1/tokens/{created['id']}").json()
     assert fetched == created
@@ -41,8 +46,9 @@ def test_token_kinds_and_lifetimes(server: RunningServer) -> None:
     end = datetime.fromisoformat(temporary["end_at"])
     assert (end - start).total_seconds() == 600
     short = create_token(server, kind="temporary", ttl_seconds=30)
-    assert (datetime.fromisoformat(short["end_at"])
-            - datetime.fromisoformat(short["created_at"])).total_seconds() == 30
+    assert (
+        datetime.fromisoformat(short["end_at"]) - datetime.fromisoformat(short["created_at"])
+    ).total_seconds() == 30
     assert create_token(server, kind="static")["end_at"] is None
 
 
@@ -73,16 +79,35 @@ def test_client_sent_prices_are_refused(server: RunningServer, body: dict, field
         ({"items": [{"product_id": "espresso", "quantity": "two"}]}, 422, "validation_error"),
         ({"items": []}, 422, "validation_error"),
         ({}, 422, "validation_error"),
-        ({"items": [{"product_id": "espresso", "quantity": 1}], "kind": "forever"}, 422,
-         "validation_error"),
-        ({"items": [{"product_id": "espresso", "quantity": 1}], "customer_email": "nope"}, 422,
-         "validation_error"),
-        ({"items": [{"product_id": "espresso", "quantity": 1}], "kind": "static",
-          "ttl_seconds": 60}, 422, "validation_error"),
-        ({"items": [{"product_id": "espresso", "quantity": 1}], "ttl_seconds": 0}, 422,
-         "validation_error"),
-        ({"items": [{"product_id": "espresso", "quantity": 1}], "surprise": 1}, 422,
-         "validation_error"),
+        (
+            {"items": [{"product_id": "espresso", "quantity": 1}], "kind": "forever"},
+            422,
+            "validation_error",
+        ),
+        (
+            {"items": [{"product_id": "espresso", "quantity": 1}], "customer_email": "nope"},
+            422,
+            "validation_error",
+        ),
+        (
+            {
+                "items": [{"product_id": "espresso", "quantity": 1}],
+                "kind": "static",
+                "ttl_seconds": 60,
+            },
+            422,
+            "validation_error",
+        ),
+        (
+            {"items": [{"product_id": "espresso", "quantity": 1}], "ttl_seconds": 0},
+            422,
+            "validation_error",
+        ),
+        (
+            {"items": [{"product_id": "espresso", "quantity": 1}], "surprise": 1},
+            422,
+            "validation_error",
+        ),
     ],
 )
 def test_bad_token_requests_get_clear_errors(
@@ -95,8 +120,9 @@ def test_bad_token_requests_get_clear_errors(
 
 
 def test_bad_json_and_huge_bodies(server: RunningServer) -> None:
-    bad = server.client.post("/v1/tokens", content=b"{not json",
-                             headers={"Content-Type": "application/json"})
+    bad = server.client.post(
+        "/v1/tokens", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_json"
     items = [{"product_id": "espresso", "quantity": 1}] * 20_000
     huge = server.client.post("/v1/tokens", json={"items": items})

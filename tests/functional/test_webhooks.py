@@ -114,13 +114,19 @@ def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            return await asyncio.gather(*(
-                client.post("/v1/webhooks/stripe", content=payload, headers={
-                    "Stripe-Signature": signature(payload, WEBHOOK_SECRET),
-                    "Content-Type": "application/json",
-                })
-                for _ in range(20)
-            ))
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/v1/webhooks/stripe",
+                        content=payload,
+                        headers={
+                            "Stripe-Signature": signature(payload, WEBHOOK_SECRET),
+                            "Content-Type": "application/json",
+                        },
+                    )
+                    for _ in range(20)
+                )
+            )
 
     responses = asyncio.run(burst())
     assert [r.status_code for r in responses] == [200] * 20
@@ -133,18 +139,30 @@ def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
 def test_expired_after_completed_never_downgrades(server: RunningServer) -> None:
     created, session_id = _opened(server)
     assert _send(server, _completed(created, session_id)).status_code == 200
-    late = session_event("checkout.session.expired", session_id=session_id,
-                         token_id=created["id"], amount_total=500, currency="usd",
-                         payment_status="unpaid", status="expired")
+    late = session_event(
+        "checkout.session.expired",
+        session_id=session_id,
+        token_id=created["id"],
+        amount_total=500,
+        currency="usd",
+        payment_status="unpaid",
+        status="expired",
+    )
     assert _send(server, late).status_code == 200
     assert token(server, created["id"])["status"] == "success"
 
 
 def test_session_expired_event_invalidates_a_live_token(server: RunningServer) -> None:
     created, session_id = _opened(server)
-    expired = session_event("checkout.session.expired", session_id=session_id,
-                            token_id=created["id"], amount_total=500, currency="usd",
-                            payment_status="unpaid", status="expired")
+    expired = session_event(
+        "checkout.session.expired",
+        session_id=session_id,
+        token_id=created["id"],
+        amount_total=500,
+        currency="usd",
+        payment_status="unpaid",
+        status="expired",
+    )
     assert _send(server, expired).status_code == 200
     assert token(server, created["id"])["status"] == "invalid"
 
@@ -182,8 +200,12 @@ def test_async_payment_waits_then_succeeds_or_fails(server: RunningServer) -> No
 
 
 def test_unknown_event_types_are_stored_and_ignored(server: RunningServer) -> None:
-    event = {"id": "evt_unknown_1", "object": "event", "type": "customer.created",
-             "data": {"object": {"id": "cus_1", "object": "customer"}}}
+    event = {
+        "id": "evt_unknown_1",
+        "object": "event",
+        "type": "customer.created",
+        "data": {"object": {"id": "cus_1", "object": "customer"}},
+    }
     response = _send(server, event)
     assert response.status_code == 200 and response.json()["status"] == "ignored"
     [stored] = _stored(server)
@@ -195,8 +217,18 @@ def test_payment_landing_after_cancel_is_recorded_not_lost(make_server: Any) -> 
     server = make_server(sandbox_webhook_url="http://127.0.0.1:9/v1/webhooks/stripe")
     created, session_id = _opened(server)
     url = server.sandbox.sessions[session_id]["url"]
-    assert httpx.post(url, data={"number": "4242424242424242", "expiry": "12/34",
-                                 "cvc": "123", "email": "b@example.com"}).status_code == 303
+    assert (
+        httpx.post(
+            url,
+            data={
+                "number": "4242424242424242",
+                "expiry": "12/34",
+                "cvc": "123",
+                "email": "b@example.com",
+            },
+        ).status_code
+        == 303
+    )
     assert server.client.post(f"/v1/tokens/{created['id']}/cancel").status_code == 200
     [completed] = [e for e in server.sandbox.events if e["type"] == "checkout.session.completed"]
     assert _send(server, completed).status_code == 200
@@ -228,8 +260,15 @@ def test_sandbox_delivery_is_retried_with_backoff_until_accepted(make_server: An
         receiver.forward_to = f"{server.url}/v1/webhooks/stripe"
         created, session_id = _opened(server)
         url = server.sandbox.sessions[session_id]["url"]
-        httpx.post(url, data={"number": "4242424242424242", "expiry": "12/34", "cvc": "123",
-                              "email": "buyer@example.com"})
+        httpx.post(
+            url,
+            data={
+                "number": "4242424242424242",
+                "expiry": "12/34",
+                "cvc": "123",
+                "email": "buyer@example.com",
+            },
+        )
         wait_status(server, created["id"], "success", timeout=10)
     statuses = [status for _, _, _, status in receiver.received]
     assert statuses == [503, 503, 200]

@@ -39,8 +39,13 @@ def pay_page(server: RunningServer, token_id: str) -> str:
     return url
 
 
-def submit_card(pay_url: str, card: str = GOOD_CARD, email: str = "buyer@example.com",
-                expiry: str = "12 / 34", cvc: str = "123") -> httpx.Response:
+def submit_card(
+    pay_url: str,
+    card: str = GOOD_CARD,
+    email: str = "buyer@example.com",
+    expiry: str = "12 / 34",
+    cvc: str = "123",
+) -> httpx.Response:
     return httpx.post(
         pay_url,
         data={"number": card, "expiry": expiry, "cvc": cvc, "email": email},
@@ -49,8 +54,9 @@ def submit_card(pay_url: str, card: str = GOOD_CARD, email: str = "buyer@example
     )
 
 
-def wait_status(server: RunningServer, token_id: str, status: str,
-                timeout: float = 10.0) -> dict[str, Any]:
+def wait_status(
+    server: RunningServer, token_id: str, status: str, timeout: float = 10.0
+) -> dict[str, Any]:
     return wait_until(
         lambda: (t := token(server, token_id)) and t["status"] == status and t, timeout
     )

@@ -27,10 +27,14 @@ class FlakyReceiver:
                 if len(receiver.received) < receiver.failures or receiver.forward_to is None:
                     status = 503
                 else:
-                    status = httpx.post(receiver.forward_to, content=body, headers={
-                        "Content-Type": headers.get("Content-Type", "application/json"),
-                        "Stripe-Signature": headers.get("Stripe-Signature", ""),
-                    }).status_code
+                    status = httpx.post(
+                        receiver.forward_to,
+                        content=body,
+                        headers={
+                            "Content-Type": headers.get("Content-Type", "application/json"),
+                            "Stripe-Signature": headers.get("Stripe-Signature", ""),
+                        },
+                    ).status_code
                 receiver.received.append((time.monotonic(), headers, body, status))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -19,7 +19,9 @@ DEMO_CATALOG = (
 
 
 async def list_products(session: AsyncSession) -> list[Product]:
-    result = await session.scalars(select(Product).where(Product.active).order_by(Product.created_at, Product.id))
+    result = await session.scalars(
+        select(Product).where(Product.active).order_by(Product.created_at, Product.id)
+    )
     return list(result)
 
 

@@ -114,4 +114,3 @@ async def token_ws(websocket: WebSocket, token_id: str) -> None:
         await websocket.close(code=1000)
     except WebSocketDisconnect:
         return
-

@@ -26,7 +26,9 @@ def payload(token: TokenOut, kind: str) -> str:
 
 def svg(data: str, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
-    segno.make(data, error="m").save(buffer, kind="svg", scale=scale, border=2, xmldecl=False)
+    segno.make(data, error="m").save(
+        buffer, kind="svg", scale=scale, border=2, xmldecl=False, omitsize=True
+    )
     return buffer.getvalue()
 
 

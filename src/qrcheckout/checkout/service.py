@@ -1,4 +1,4 @@
-"""Checkout tokens: pricing from the catalog, scanning into a provider session, and the lifecycle."""
+"""Checkout tokens: catalog pricing, scanning into a provider session, the lifecycle."""
 
 from __future__ import annotations
 
@@ -124,11 +124,14 @@ class CheckoutService:
                 )
             now = utcnow()
             kind = request.kind
-            ttl = request.ttl_seconds or {
-                TokenKind.DYNAMIC: self.settings.dynamic_ttl_seconds,
-                TokenKind.TEMPORARY: self.settings.temporary_ttl_seconds,
-                TokenKind.STATIC: None,
-            }[kind]
+            ttl = (
+                request.ttl_seconds
+                or {
+                    TokenKind.DYNAMIC: self.settings.dynamic_ttl_seconds,
+                    TokenKind.TEMPORARY: self.settings.temporary_ttl_seconds,
+                    TokenKind.STATIC: None,
+                }[kind]
+            )
             token = Token(
                 id=str(uuid.uuid4()),
                 kind=kind.value,
@@ -186,7 +189,9 @@ class CheckoutService:
             )
         except ProviderError as exc:
             log.warning("provider refused a session for token %s: %s", token.id, exc.message)
-            raise APIError(502, "provider_error", f"The payment provider refused: {exc.message}")
+            raise APIError(
+                502, "provider_error", f"The payment provider refused: {exc.message}"
+            ) from exc
         if not provider_session.url:
             raise APIError(502, "provider_error", "The payment provider gave no payment page.")
         async with self.unit() as (session, outbox):
@@ -208,8 +213,10 @@ class CheckoutService:
             now = int(time.time())
             # The provider's floor can be later than a short token's end; the expiry job then
             # closes the session when the token ends.
-            expires_at = min(max(int(token.end_at.timestamp()), now + earliest + EXPIRY_MARGIN),
-                             now + latest - EXPIRY_MARGIN)
+            expires_at = min(
+                max(int(token.end_at.timestamp()), now + earliest + EXPIRY_MARGIN),
+                now + latest - EXPIRY_MARGIN,
+            )
         base = self.settings.public_url
         return SessionRequest(
             line_items=tuple(
@@ -232,7 +239,9 @@ class CheckoutService:
             token = await _load(session, token_id, lock=True)
             if not _move(token, TokenStatus.CANCELLED):
                 raise APIError(
-                    409, "token_not_cancellable", f"A token in status {token.status} cannot be cancelled."
+                    409,
+                    "token_not_cancellable",
+                    f"A token in status {token.status} cannot be cancelled.",
                 )
             token.failure_code = "cancelled"
             token.failure_message = "The checkout was cancelled."
@@ -304,15 +313,21 @@ class CheckoutService:
             case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
                 _settle(token, payment, obj)
             case "checkout.session.async_payment_failed":
-                if _move_payment(payment, PaymentStatus.FAILED) and token.kind != TokenKind.STATIC:
-                    if _move(token, TokenStatus.FAILED):
-                        token.failure_code = "payment_failed"
-                        token.failure_message = "The payment did not go through."
+                if _move_payment(payment, PaymentStatus.FAILED):
+                    _end(
+                        token,
+                        TokenStatus.FAILED,
+                        "payment_failed",
+                        "The payment did not go through.",
+                    )
             case "checkout.session.expired":
-                if _move_payment(payment, PaymentStatus.EXPIRED) and token.kind != TokenKind.STATIC:
-                    if _move(token, TokenStatus.INVALID):
-                        token.failure_code = "session_expired"
-                        token.failure_message = "The payment page expired before it was paid."
+                if _move_payment(payment, PaymentStatus.EXPIRED):
+                    _end(
+                        token,
+                        TokenStatus.INVALID,
+                        "session_expired",
+                        "The payment page expired before it was paid.",
+                    )
         if payment.payment_intent is None and isinstance(obj.get("payment_intent"), str):
             payment.payment_intent = obj["payment_intent"]
         if (token.status, token.paid_count, token.failure_code) != before:
@@ -350,6 +365,13 @@ def _settle(token: Token, payment: Payment, obj: dict[str, Any]) -> None:
         log.error("token %s: %s", token.id, payment.problem)
 
 
+def _end(token: Token, target: TokenStatus, code: str, message: str) -> None:
+    """End a single-payment token because its one payment ended; static tokens live on."""
+    if token.kind != TokenKind.STATIC and _move(token, target):
+        token.failure_code = code
+        token.failure_message = message
+
+
 def _move(token: Token, target: TokenStatus) -> bool:
     if not can_move(TOKEN_TRANSITIONS, TokenStatus(token.status), target):
         return False
@@ -366,9 +388,7 @@ def _move_payment(payment: Payment, target: PaymentStatus) -> bool:
 
 def _is_due(token: Token, now: datetime) -> bool:
     return (
-        token.status == TokenStatus.INPROGRESS
-        and token.end_at is not None
-        and token.end_at <= now
+        token.status == TokenStatus.INPROGRESS and token.end_at is not None and token.end_at <= now
     )
 
 
@@ -376,7 +396,9 @@ def _open_sessions(token: Token) -> list[str]:
     return [p.id for p in token.payments if p.status == PaymentStatus.OPEN]
 
 
-async def _ensure_payment(session: AsyncSession, token: Token, session_id: str, url: str) -> Payment:
+async def _ensure_payment(
+    session: AsyncSession, token: Token, session_id: str, url: str
+) -> Payment:
     payment = await session.get(Payment, session_id)
     if payment is None:
         payment = Payment(

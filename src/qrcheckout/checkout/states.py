@@ -1,4 +1,4 @@
-"""Token and payment lifecycles: each a StrEnum and one transition table; states only move forward."""
+"""Token and payment lifecycles: a StrEnum and one transition table each; only forward."""
 
 from __future__ import annotations
 

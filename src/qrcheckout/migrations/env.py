@@ -17,12 +17,12 @@ if connection is None:
     # ``alembic revision --autogenerate`` from a shell: a plain sync engine on sqlalchemy.url.
     url = context.config.get_main_option("sqlalchemy.url") or "sqlite:///./qrcheckout.db"
     with create_engine(url).connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
         with context.begin_transaction():
             context.run_migrations()
 else:
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -26,13 +26,13 @@ class StripeProvider:
     def __init__(self, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
         self._webhook_secret = webhook_secret
         self._http = stripe.HTTPXClient()
-        base = {"api": api_base.rstrip("/")} if api_base else None
+        base: Any = {"api": api_base.rstrip("/")} if api_base else None
         self._client = stripe.StripeClient(
             api_key, base_addresses=base, http_client=self._http, max_network_retries=2
         )
 
     async def create_checkout_session(self, request: SessionRequest) -> CheckoutSession:
-        params: dict[str, Any] = {
+        params: Any = {
             "mode": "payment",
             "line_items": [
                 {
@@ -56,7 +56,7 @@ class StripeProvider:
             params["expires_at"] = request.expires_at
         if request.client_reference_id:
             params["client_reference_id"] = request.client_reference_id
-        options = {"idempotency_key": request.idempotency_key}
+        options: Any = {"idempotency_key": request.idempotency_key}
         return await self._call(self._client.v1.checkout.sessions.create_async(params, options))
 
     async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
@@ -79,7 +79,7 @@ class StripeProvider:
         return event
 
     async def aclose(self) -> None:
-        await self._http.close_async()
+        await self._http.close_async()  # type: ignore[no-untyped-call]
 
     @staticmethod
     async def _call(pending: Any) -> CheckoutSession:

@@ -152,4 +152,3 @@ def create_bus(url: str) -> Bus:
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisBus(url)
     raise ValueError(f"QRCHECKOUT_BUS_URL must be 'memory' or a redis:// URL, not {url!r}")
-

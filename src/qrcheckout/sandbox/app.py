@@ -89,16 +89,24 @@ class Sandbox:
 
     # -- state changes -----------------------------------------------------------------------
 
-    def emit(self, event_type: str, obj: dict[str, Any], *, request_id: str | None = None,
-             idempotency_key: str | None = None) -> dict[str, Any]:
-        event = objects.event(event_type, dict(obj), request_id=request_id,
-                              idempotency_key=idempotency_key)
+    def emit(
+        self,
+        event_type: str,
+        obj: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        event = objects.event(
+            event_type, dict(obj), request_id=request_id, idempotency_key=idempotency_key
+        )
         self.events.append(event)
         self.sender.send(event)
         return event
 
-    def create_session(self, params: dict[str, Any], request_id: str,
-                       idempotency_key: str | None) -> dict[str, Any]:
+    def create_session(
+        self, params: dict[str, Any], request_id: str, idempotency_key: str | None
+    ) -> dict[str, Any]:
         if params.get("mode") is None:
             raise missing("mode")
         if params["mode"] != "payment":
@@ -127,32 +135,42 @@ class Sandbox:
             if len(item_currency) != 3 or not item_currency.isalpha():
                 raise invalid(f"{prefix}[price_data][currency]", "Invalid currency.")
             if currency is not None and item_currency != currency:
-                raise invalid(f"{prefix}[price_data][currency]",
-                              "All line items must use the same currency.")
+                raise invalid(
+                    f"{prefix}[price_data][currency]", "All line items must use the same currency."
+                )
             currency = item_currency
-            unit_amount = _int(data.get("unit_amount"), f"{prefix}[price_data][unit_amount]",
-                               0, MAX_AMOUNT)
+            unit_amount = _int(
+                data.get("unit_amount"), f"{prefix}[price_data][unit_amount]", 0, MAX_AMOUNT
+            )
             quantity = _int(raw.get("quantity"), f"{prefix}[quantity]", 1, 999_999)
             product = data.get("product_data")
             if not isinstance(product, dict) or not product.get("name"):
                 raise missing(f"{prefix}[price_data][product_data][name]")
-            priced.append((unit_amount, quantity, str(product["name"]),
-                           product.get("description")))
+            priced.append((unit_amount, quantity, str(product["name"]), product.get("description")))
         assert currency is not None
         expires_at = now + EXPIRES_DEFAULT
         if params.get("expires_at") is not None:
             expires_at = _int(params["expires_at"], "expires_at", 0, 2**40)
             if not now + EXPIRES_MIN <= expires_at <= now + EXPIRES_MAX:
-                raise invalid("expires_at", "The `expires_at` timestamp must be between 30 "
-                              "minutes and 24 hours from Checkout Session creation.")
+                raise invalid(
+                    "expires_at",
+                    "The `expires_at` timestamp must be between 30 "
+                    "minutes and 24 hours from Checkout Session creation.",
+                )
         metadata = params.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise invalid("metadata", "Invalid hash")
         session_id = objects.new_id("cs_test_", 58)
         items = [
-            objects.line_item(currency=currency, unit_amount=unit, quantity=qty, name=name,
-                              description=desc, product_id=objects.new_id("prod_", 14),
-                              created=now)
+            objects.line_item(
+                currency=currency,
+                unit_amount=unit,
+                quantity=qty,
+                name=name,
+                description=desc,
+                product_id=objects.new_id("prod_", 14),
+                created=now,
+            )
             for unit, qty, name, desc in priced
         ]
         session = objects.checkout_session(
@@ -173,8 +191,8 @@ class Sandbox:
         if session["status"] != "open":
             raise StripeAPIError(
                 400,
-                f"Only Checkout Sessions with a status in [\"open\"] can be expired, "
-                f"but this Checkout Session has a status of \"{session['status']}\".",
+                f'Only Checkout Sessions with a status in ["open"] can be expired, '
+                f'but this Checkout Session has a status of "{session["status"]}".',
             )
         session["status"] = "expired"
         session["url"] = None
@@ -187,8 +205,13 @@ class Sandbox:
         session["payment_status"] = "paid"
         session["payment_intent"] = objects.new_id("pi_")
         session["customer_details"] = {
-            "address": None, "email": email, "name": None, "phone": None,
-            "tax_exempt": "none", "tax_ids": [], "business_name": None,
+            "address": None,
+            "email": email,
+            "name": None,
+            "phone": None,
+            "tax_exempt": "none",
+            "tax_ids": [],
+            "business_name": None,
             "individual_name": None,
         }
         session["url"] = None
@@ -212,8 +235,13 @@ class Sandbox:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _build_app(self) -> FastAPI:
-        app = FastAPI(title="qrcheckout Stripe sandbox", lifespan=self.lifespan,
-                      openapi_url=None, docs_url=None, redoc_url=None)
+        app = FastAPI(
+            title="qrcheckout Stripe sandbox",
+            lifespan=self.lifespan,
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+        )
 
         @app.exception_handler(StripeAPIError)
         async def _stripe_error(_: Request, exc: StripeAPIError) -> JSONResponse:
@@ -221,26 +249,36 @@ class Sandbox:
 
         @app.exception_handler(404)
         async def _not_found(request: Request, _: Exception) -> JSONResponse:
-            return JSONResponse({"error": {
-                "type": "invalid_request_error",
-                "message": f"Unrecognized request URL ({request.method}: {request.url.path}).",
-            }}, 404)
+            return JSONResponse(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": "Unrecognized request URL "
+                        f"({request.method}: {request.url.path}).",
+                    }
+                },
+                404,
+            )
 
         api = _StripeRoutes(self)
         app.add_api_route("/v1/checkout/sessions", api.create_session, methods=["POST"])
         app.add_api_route("/v1/checkout/sessions", api.list_sessions, methods=["GET"])
         app.add_api_route("/v1/checkout/sessions/{session_id}", api.get_session, methods=["GET"])
-        app.add_api_route("/v1/checkout/sessions/{session_id}/expire", api.expire_session,
-                          methods=["POST"])
-        app.add_api_route("/v1/checkout/sessions/{session_id}/line_items", api.list_line_items,
-                          methods=["GET"])
+        app.add_api_route(
+            "/v1/checkout/sessions/{session_id}/expire", api.expire_session, methods=["POST"]
+        )
+        app.add_api_route(
+            "/v1/checkout/sessions/{session_id}/line_items", api.list_line_items, methods=["GET"]
+        )
         app.add_api_route("/v1/events", api.list_events, methods=["GET"])
         app.add_api_route("/v1/events/{event_id}", api.get_event, methods=["GET"])
         pages = _PayPage(self)
-        app.add_api_route("/pay/{session_id}", pages.show, methods=["GET"],
-                          response_class=HTMLResponse)
-        app.add_api_route("/pay/{session_id}", pages.pay, methods=["POST"],
-                          response_class=HTMLResponse)
+        app.add_api_route(
+            "/pay/{session_id}", pages.show, methods=["GET"], response_class=HTMLResponse
+        )
+        app.add_api_route(
+            "/pay/{session_id}", pages.pay, methods=["POST"], response_class=HTMLResponse
+        )
         return app
 
 
@@ -261,8 +299,9 @@ class _StripeRoutes:
         return _json(self.sandbox._session(session_id))
 
     async def expire_session(self, request: Request, session_id: str) -> Response:
-        return await self._call(request, lambda p, rid, key: self.sandbox.expire_session(
-            session_id, request_id=rid))
+        return await self._call(
+            request, lambda p, rid, key: self.sandbox.expire_session(session_id, request_id=rid)
+        )
 
     async def list_line_items(self, request: Request, session_id: str) -> Response:
         params = await self._read(request)
@@ -285,8 +324,11 @@ class _StripeRoutes:
 
     async def _read(self, request: Request) -> dict[str, Any]:
         _authenticate(request.headers.get("authorization"))
-        raw = (await request.body()).decode("utf-8", "replace") if request.method == "POST" \
+        raw = (
+            (await request.body()).decode("utf-8", "replace")
+            if request.method == "POST"
             else request.url.query
+        )
         try:
             return decode(raw)
         except FormError as exc:
@@ -327,8 +369,12 @@ class _StripeRoutes:
         return response
 
 
-def _run(action: Callable[[dict[str, Any], str, str | None], dict[str, Any]],
-         params: dict[str, Any], request_id: str, key: str | None) -> JSONResponse:
+def _run(
+    action: Callable[[dict[str, Any], str, str | None], dict[str, Any]],
+    params: dict[str, Any],
+    request_id: str,
+    key: str | None,
+) -> JSONResponse:
     try:
         return _json(action(params, request_id, key))
     except StripeAPIError as exc:
@@ -361,24 +407,37 @@ class _PayPage:
             if "@" not in email or "." not in email.rsplit("@", 1)[-1]:
                 raise CardInputError("email", "Your email address is invalid.")
         except CardInputError as exc:
-            return self._render(request, session, error=exc.message, field=exc.field,
-                                values=fields, status=400)
+            return self._render(
+                request, session, error=exc.message, field=exc.field, values=fields, status=400
+            )
         if card.decline is not None:
-            return self._render(request, session, error=card.decline.message, field="number",
-                                values=fields, status=402)
+            return self._render(
+                request,
+                session,
+                error=card.decline.message,
+                field="number",
+                values=fields,
+                status=402,
+            )
         self.sandbox.pay_session(session_id, email)
         target = str(session["success_url"]).replace("{CHECKOUT_SESSION_ID}", session_id)
         return RedirectResponse(target, status_code=303)
 
-    def _render(self, request: Request, session: dict[str, Any] | None, *, error: str = "",
-                field: str = "", values: dict[str, str] | None = None,
-                status: int = 200) -> Response:
+    def _render(
+        self,
+        request: Request,
+        session: dict[str, Any] | None,
+        *,
+        error: str = "",
+        field: str = "",
+        values: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
         items = self.sandbox.line_items.get(session["id"], []) if session else []
         context = {
             "session": session,
             "items": items,
-            "total": format_amount(session["amount_total"], session["currency"])
-            if session else "",
+            "total": format_amount(session["amount_total"], session["currency"]) if session else "",
             "money": format_amount,
             "error": error,
             "field": field,
@@ -449,4 +508,3 @@ def _json(body: dict[str, Any], status: int = 200, *, replayed: bool = False) ->
 def _body_of(response: JSONResponse) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(bytes(response.body))
     return body
-

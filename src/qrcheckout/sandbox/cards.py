@@ -25,14 +25,24 @@ DECLINES = {
         "incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."
     ),
     "4000000000000119": Decline(
-        "processing_error", "processing_error",
+        "processing_error",
+        "processing_error",
         "An error occurred while processing your card. Try again in a little bit.",
     ),
 }
 
-BRANDS = (("4", "visa"), ("51", "mastercard"), ("52", "mastercard"), ("53", "mastercard"),
-          ("54", "mastercard"), ("55", "mastercard"), ("2", "mastercard"), ("34", "amex"),
-          ("37", "amex"), ("6011", "discover"))
+BRANDS = (
+    ("4", "visa"),
+    ("51", "mastercard"),
+    ("52", "mastercard"),
+    ("53", "mastercard"),
+    ("54", "mastercard"),
+    ("55", "mastercard"),
+    ("2", "mastercard"),
+    ("34", "amex"),
+    ("37", "amex"),
+    ("6011", "discover"),
+)
 
 
 class CardInputError(ValueError):

@@ -90,8 +90,13 @@ class WebhookSender:
             if status_code is not None and 200 <= status_code < 300:
                 return
             delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
-            log.info("webhook %s attempt %d failed (%s); retrying in %.1fs",
-                     event_id, attempt, error or status_code, delay)
+            log.info(
+                "webhook %s attempt %d failed (%s); retrying in %.1fs",
+                event_id,
+                attempt,
+                error or status_code,
+                delay,
+            )
             if attempt < self.max_attempts:
                 await asyncio.sleep(delay)
         log.warning("webhook %s gave up after %d attempts", event_id, self.max_attempts)

@@ -1,4 +1,4 @@
-"""Stripe's form encoding: ``line_items[0][price_data][currency]=usd`` into nested dicts and lists."""
+"""Stripe's form encoding (``line_items[0][price_data][currency]=usd``) to dicts and lists."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def decode(body: str) -> dict[str, Any]:
                 node[part] = value
             else:
                 node = node.setdefault(part, {})
-    return _listify(root)
+    decoded: dict[str, Any] = _listify(root)
+    return decoded
 
 
 def _listify(node: Any) -> Any:

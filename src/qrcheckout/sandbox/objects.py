@@ -40,8 +40,9 @@ class StripeAPIError(Exception):
 
 
 def missing(param: str) -> StripeAPIError:
-    return StripeAPIError(400, f"Missing required param: {param}.", code="parameter_missing",
-                          param=param)
+    return StripeAPIError(
+        400, f"Missing required param: {param}.", code="parameter_missing", param=param
+    )
 
 
 def invalid(param: str, message: str) -> StripeAPIError:
@@ -49,8 +50,9 @@ def invalid(param: str, message: str) -> StripeAPIError:
 
 
 def no_such(kind: str, object_id: str, param: str = "id") -> StripeAPIError:
-    return StripeAPIError(404, f"No such {kind}: '{object_id}'", code="resource_missing",
-                          param=param)
+    return StripeAPIError(
+        404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
+    )
 
 
 def checkout_session(
@@ -131,8 +133,16 @@ def checkout_session(
     }
 
 
-def line_item(*, currency: str, unit_amount: int, quantity: int, name: str,
-              description: str | None, product_id: str, created: int) -> dict[str, Any]:
+def line_item(
+    *,
+    currency: str,
+    unit_amount: int,
+    quantity: int,
+    name: str,
+    description: str | None,
+    product_id: str,
+    created: int,
+) -> dict[str, Any]:
     amount = unit_amount * quantity
     return {
         "id": new_id("li_"),
@@ -170,8 +180,9 @@ def line_item(*, currency: str, unit_amount: int, quantity: int, name: str,
     }
 
 
-def event(event_type: str, obj: dict[str, Any], *, request_id: str | None,
-          idempotency_key: str | None) -> dict[str, Any]:
+def event(
+    event_type: str, obj: dict[str, Any], *, request_id: str | None, idempotency_key: str | None
+) -> dict[str, Any]:
     return {
         "id": new_id("evt_"),
         "object": "event",

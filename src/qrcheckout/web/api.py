@@ -72,7 +72,7 @@ async def qr_page(token_id: str, request: Request) -> Response:
         out = service.to_out(await service.get(token_id))
     except APIError as exc:
         return _notice(request, "Checkout not found", exc.message, exc.status)
-    svg = Markup(qr.svg(out.url, scale=6).decode())  # noqa: S704 - segno's own markup
+    svg = Markup(qr.svg(out.url, scale=6).decode())
     return templates.TemplateResponse(request, "qr.html", {"token": out, "qr_svg": svg})
 
 
@@ -87,7 +87,8 @@ async def scan(token_id: str, request: Request) -> Response:
             "token_failed": "Payment failed",
             "token_expired": "Checkout expired",
         }
-        return _notice(request, titles[exc.code], exc.message, exc.status)
+        tone = "good" if exc.code == "token_paid" else "bad"
+        return _notice(request, titles[exc.code], exc.message, exc.status, tone=tone)
     except APIError as exc:
         return _notice(request, "Cannot open this checkout", exc.message, exc.status)
     return RedirectResponse(url, status_code=303)
@@ -96,7 +97,10 @@ async def scan(token_id: str, request: Request) -> Response:
 @router.get("/t/{token_id}/done", response_class=HTMLResponse)
 async def done(token_id: str, request: Request) -> Response:
     return _notice(
-        request, "Thank you!", "Your payment was received. You can close this page.", 200,
+        request,
+        "Thank you!",
+        "Your payment was received. You can close this page.",
+        200,
         tone="good",
     )
 
@@ -104,15 +108,26 @@ async def done(token_id: str, request: Request) -> Response:
 @router.get("/t/{token_id}/back", response_class=HTMLResponse)
 async def back(token_id: str, request: Request) -> Response:
     return _notice(
-        request, "Payment not completed", "Nothing was charged. Scan the code again to pay.",
-        200, link=(f"/t/{token_id}", "Try again"),
+        request,
+        "Payment not completed",
+        "Nothing was charged. Scan the code again to pay.",
+        200,
+        link=(f"/t/{token_id}", "Try again"),
     )
 
 
-def _notice(request: Request, title: str, message: str, status: int, *, tone: str = "bad",
-            link: tuple[str, str] | None = None) -> Response:
+def _notice(
+    request: Request,
+    title: str,
+    message: str,
+    status: int,
+    *,
+    tone: str = "bad",
+    link: tuple[str, str] | None = None,
+) -> Response:
     return templates.TemplateResponse(
-        request, "notice.html",
+        request,
+        "notice.html",
         {"title": title, "message": message, "tone": tone, "link": link},
         status_code=status,
     )

@@ -15,5 +15,9 @@ router = APIRouter(tags=["webhooks"])
 async def stripe_webhook(request: Request) -> dict[str, Any]:
     service: WebhookService = request.app.state.webhooks
     receipt = await service.receive(await request.body(), request.headers.get("stripe-signature"))
-    return {"received": True, "id": receipt.event_id, "status": receipt.status.value,
-            "duplicate": receipt.duplicate}
+    return {
+        "received": True,
+        "id": receipt.event_id,
+        "status": receipt.status.value,
+        "duplicate": receipt.duplicate,
+    }

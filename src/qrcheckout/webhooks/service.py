@@ -150,6 +150,3 @@ def _identify(event: Any) -> tuple[str, str]:
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise APIError(400, "invalid_event", "The event has no data.object.")
     return event_id, event_type
-
-
-

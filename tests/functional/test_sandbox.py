@@ -1,0 +1,252 @@
+"""The built-in sandbox, driven by the official stripe SDK, against Stripe's own object shapes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+
+from tests.conftest import FIXTURES, WEBHOOK_SECRET
+from tests.support.receiver import FlakyReceiver
+from tests.support.server import RunningServer, wait_until
+
+_open: list[stripe.HTTPXClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _open:
+        _open.pop().close()
+
+
+def _client(server: RunningServer, key: str = "sk_test_anything") -> stripe.StripeClient:
+    http = stripe.HTTPXClient(allow_sync_methods=True)
+    _open.append(http)
+    return stripe.StripeClient(
+        key,
+        base_addresses={"api": f"{server.url}/sandbox"},
+        max_network_retries=0,
+        http_client=http,
+    )
+
+
+def _session_params(**extra: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 2,
+                "price_data": {
+                    "currency": "jpy",
+                    "unit_amount": 500,
+                    "product_data": {"name": "Matcha"},
+                },
+            }
+        ],
+        "success_url": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://shop.example/back",
+        "customer_email": "buyer@example.com",
+        "metadata": {"order": "42"},
+    }
+    params.update(extra)
+    return params
+
+
+def test_sdk_creates_retrieves_lists_and_expires_sessions(server: RunningServer) -> None:
+    client = _client(server)
+    created = client.v1.checkout.sessions.create(_session_params())
+    assert created.id.startswith("cs_test_") and created.object == "checkout.session"
+    assert created.amount_total == 1000 and created.currency == "jpy"  # zero-decimal, exact
+    assert created.status == "open" and created.payment_status == "unpaid"
+    assert created.metadata.to_dict() == {"order": "42"}
+    assert created.url.startswith(f"{server.url}/sandbox/pay/")
+    fetched = client.v1.checkout.sessions.retrieve(created.id)
+    assert fetched.to_dict() == created.to_dict()
+    items = client.v1.checkout.sessions.line_items.list(created.id)
+    assert [(i.description, i.quantity, i.amount_total) for i in items.data] == [
+        ("Matcha", 2, 1000)
+    ]
+    expired = client.v1.checkout.sessions.expire(created.id)
+    assert expired.status == "expired" and expired.url is None
+    with pytest.raises(stripe.InvalidRequestError) as again:
+        client.v1.checkout.sessions.expire(created.id)
+    assert "can be expired" in again.value.user_message
+    listed = client.v1.checkout.sessions.list({"limit": 1})
+    assert [s.id for s in listed.data] == [created.id]
+
+
+def test_idempotency_keys_replay_or_refuse(server: RunningServer) -> None:
+    client = _client(server)
+    first = client.v1.checkout.sessions.create(_session_params(), {"idempotency_key": "k-1"})
+    replay = client.v1.checkout.sessions.create(_session_params(), {"idempotency_key": "k-1"})
+    assert replay.id == first.id
+    assert len(server.sandbox.sessions) == 1
+    with pytest.raises(stripe.IdempotencyError) as refused:
+        client.v1.checkout.sessions.create(
+            _session_params(customer_email="x@example.com"), {"idempotency_key": "k-1"}
+        )
+    assert "k-1" in refused.value.user_message
+    other = client.v1.checkout.sessions.create(_session_params(), {"idempotency_key": "k-2"})
+    assert other.id != first.id
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"mode": None}, "mode"),
+        ({"success_url": None}, "success_url"),
+        ({"line_items": None}, "line_items"),
+        (
+            {
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {"currency": "usd", "product_data": {"name": "x"}},
+                    }
+                ]
+            },
+            "line_items[0][price_data][unit_amount]",
+        ),
+        (
+            {
+                "line_items": [
+                    {
+                        "quantity": 0,
+                        "price_data": {
+                            "currency": "usd",
+                            "unit_amount": 1,
+                            "product_data": {"name": "x"},
+                        },
+                    }
+                ]
+            },
+            "line_items[0][quantity]",
+        ),
+        (
+            {
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {"currency": "usd", "unit_amount": 1, "product_data": {}},
+                    }
+                ]
+            },
+            "line_items[0][price_data][product_data][name]",
+        ),
+        ({"expires_at": int(time.time()) + 60}, "expires_at"),
+        ({"success_url": "not a url"}, "success_url"),
+    ],
+)
+def test_bad_requests_get_stripe_errors(server: RunningServer, change: dict, param: str) -> None:
+    params = {k: v for k, v in (_session_params() | change).items() if v is not None}
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        _client(server).v1.checkout.sessions.create(params)
+    assert error.value.http_status == 400
+    assert error.value.param == param
+    assert error.value.user_message
+
+
+def test_api_keys_are_checked_like_stripe(server: RunningServer) -> None:
+    with pytest.raises(stripe.AuthenticationError):
+        _client(server, "sk_live_123456789012345").v1.checkout.sessions.list()
+    with pytest.raises(stripe.AuthenticationError):
+        _client(server, "pk_test_123").v1.checkout.sessions.list()
+    bare = httpx.get(f"{server.url}/sandbox/v1/checkout/sessions")
+    assert bare.status_code == 401
+    assert "did not provide an API key" in bare.json()["error"]["message"]
+    missing = _client(server)
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        missing.v1.checkout.sessions.retrieve("cs_test_nope")
+    assert error.value.http_status == 404 and error.value.code == "resource_missing"
+
+
+def test_deliveries_verify_with_the_sdk(make_server: Any) -> None:
+    with FlakyReceiver(failures=0) as receiver:
+        server = make_server(sandbox_webhook_url=receiver.url)
+        receiver.forward_to = f"{server.url}/v1/webhooks/stripe"
+        session = _client(server).v1.checkout.sessions.create(_session_params())
+        httpx.post(
+            session.url,
+            data={
+                "number": "4242424242424242",
+                "expiry": "12/34",
+                "cvc": "123",
+                "email": "buyer@example.com",
+            },
+        )
+        wait_until(lambda: receiver.received)
+    _, headers, body, _ = receiver.received[0]
+    event = stripe.Webhook.construct_event(
+        body.decode(), headers["Stripe-Signature"], WEBHOOK_SECRET
+    )
+    assert event.type == "checkout.session.completed"
+    assert event.data.object.id == session.id
+    assert event.data.object.payment_status == "paid"
+    assert event.data.object.customer_details.email == "buyer@example.com"
+
+
+def _shape_differences(ours: Any, theirs: Any, path: str) -> list[str]:
+    """Field names and JSON types of ours that differ from Stripe's example (null allowed)."""
+    if ours is None or theirs is None:
+        return []
+    if isinstance(theirs, dict):
+        if not isinstance(ours, dict):
+            return [f"{path}: {type(ours).__name__} where Stripe has an object"]
+        problems = [f"{path}.{k}: missing" for k in theirs if k not in ours]
+        problems += [f"{path}.{k}: not in Stripe's object" for k in ours if k not in theirs]
+        for key in theirs.keys() & ours.keys():
+            if key in ("metadata",):
+                continue
+            problems += _shape_differences(ours[key], theirs[key], f"{path}.{key}")
+        return problems
+    if isinstance(theirs, list):
+        if not isinstance(ours, list):
+            return [f"{path}: not a list"]
+        if theirs and ours:
+            return _shape_differences(ours[0], theirs[0], f"{path}[0]")
+        return []
+    kinds = (bool, int, float, str)
+    their_kind = next(k for k in kinds if isinstance(theirs, k))
+    if their_kind is float and isinstance(ours, int):
+        return []
+    if not isinstance(ours, their_kind) or (their_kind is int and isinstance(ours, bool)):
+        return [f"{path}: {type(ours).__name__} where Stripe has {their_kind.__name__}"]
+    return []
+
+
+def test_objects_match_stripes_official_shapes(server: RunningServer) -> None:
+    if not FIXTURES.exists():
+        pytest.skip(f"Stripe's fixtures are not at {FIXTURES} (shared/ is beside the repo)")
+    resources = json.loads(FIXTURES.read_text())["resources"]
+    client = _client(server)
+    session = client.v1.checkout.sessions.create(_session_params())
+    httpx.post(
+        session.url,
+        data={
+            "number": "4242424242424242",
+            "expiry": "12/34",
+            "cvc": "123",
+            "email": "buyer@example.com",
+        },
+    )
+    auth = {"Authorization": "Bearer sk_test_anything"}
+    base = f"{server.url}/sandbox/v1/checkout/sessions/{session.id}"
+    paid = httpx.get(base, headers=auth).json()
+    item = httpx.get(f"{base}/line_items", headers=auth).json()["data"][0]
+    event = server.sandbox.events[-1]
+    problems = (
+        _shape_differences(paid, resources["checkout.session"], "checkout.session")
+        + _shape_differences(item, resources["item"], "item")
+        + _shape_differences(
+            {k: v for k, v in event.items() if k != "data"},
+            {k: v for k, v in resources["event"].items() if k != "data"},
+            "event",
+        )
+    )
+    assert problems == []
