@@ -209,6 +209,20 @@ class WatcherError(Exception):
 
 
 @dataclass
+class Clients:
+    """``ctl`` for the shop's own requests; ``sse`` is None for the bare SSE client."""
+
+    ctl: httpx.AsyncClient
+    sse: httpx.AsyncClient | None
+    host: str
+    port: int
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+
+@dataclass
 class Round:
     n: int
     ready: int = 0
@@ -238,21 +252,76 @@ def on_state(rnd: Round, index: int, state: dict[str, Any], at: float, seen: set
     seen.add(str(status))
 
 
-async def sse_watcher(client: httpx.AsyncClient, token_id: str, index: int, rnd: Round,
+async def raw_sse_lines(host: str, port: int, path: str) -> AsyncIterator[bytes]:
+    """The lines of an SSE response, read with a bare HTTP/1.1 client (chunked or not)."""
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    try:
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+            f"Cache-Control: no-cache\r\nConnection: close\r\n\r\n".encode()
+        )
+        status = (await reader.readline()).split(None, 2)
+        if len(status) < 2 or status[1] != b"200":
+            raise WatcherError(f"SSE answered {b' '.join(status[1:]).decode(errors='replace')}")
+        headers: dict[str, str] = {}
+        while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip().lower()
+        chunked = "chunked" in headers.get("transfer-encoding", "")
+        buffer = b""
+        while True:
+            if chunked:
+                size_line = await reader.readline()
+                if not size_line:
+                    raise WatcherError("the connection closed inside a chunked body")
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    break
+                data = await reader.readexactly(size)
+                await reader.readexactly(2)
+            else:
+                data = await reader.read(65536)
+                if not data:
+                    break
+            buffer += data
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield line.rstrip(b"\r")
+        if buffer:
+            yield buffer
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def sse_data_lines(clients: Clients, token_id: str) -> AsyncIterator[bytes]:
+    path = f"/v1/tokens/{token_id}/events"
+    if clients.sse is None:
+        async with contextlib.aclosing(raw_sse_lines(clients.host, clients.port, path)) as lines:
+            async for line in lines:
+                if line.startswith(b"data:"):
+                    yield line[5:]
+        return
+    async with clients.sse.stream("GET", path,
+                                  headers={"Accept": "text/event-stream"}) as response:
+        if response.status_code != 200:
+            raise WatcherError(f"SSE answered {response.status_code}")
+        async for text in response.aiter_lines():
+            if text.startswith("data:"):
+                yield text[5:].encode()
+
+
+async def sse_watcher(clients: Clients, token_id: str, index: int, rnd: Round,
                       gate: asyncio.Semaphore) -> None:
     seen: set[str] = set()
     await gate.acquire()
     held = True
     try:
-        async with client.stream("GET", f"/v1/tokens/{token_id}/events",
-                                 headers={"Accept": "text/event-stream"}) as response:
-            if response.status_code != 200:
-                raise WatcherError(f"SSE answered {response.status_code}")
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
+        async with contextlib.aclosing(sse_data_lines(clients, token_id)) as data_lines:
+            async for data in data_lines:
                 at = time.perf_counter()  # before parsing, so parse time is not counted
-                on_state(rnd, index, json.loads(line[5:]), at, seen)
+                on_state(rnd, index, json.loads(data), at, seen)
                 if held:
                     gate.release()
                     held = False
@@ -265,7 +334,7 @@ async def sse_watcher(client: httpx.AsyncClient, token_id: str, index: int, rnd:
             gate.release()
 
 
-async def ws_watcher(ws_base: str, token_id: str, index: int, rnd: Round,
+async def ws_watcher(clients: Clients, token_id: str, index: int, rnd: Round,
                      gate: asyncio.Semaphore) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosedOK
@@ -274,8 +343,8 @@ async def ws_watcher(ws_base: str, token_id: str, index: int, rnd: Round,
     await gate.acquire()
     held = True
     try:
-        async with connect(f"{ws_base}/v1/tokens/{token_id}/ws", proxy=None, open_timeout=60,
-                           close_timeout=5, ping_interval=None) as ws:
+        async with connect(f"{clients.ws_base}/v1/tokens/{token_id}/ws", proxy=None,
+                           open_timeout=60, close_timeout=5, ping_interval=None) as ws:
             try:
                 async for raw in ws:
                     at = time.perf_counter()
@@ -303,6 +372,7 @@ class RoundResult:
     from_sent: list[float]
     from_accepted: list[float]
     webhook_rtt: float
+    connect: float
 
 
 async def wait_first(*events: asyncio.Event, timeout: float) -> None:
@@ -314,8 +384,9 @@ async def wait_first(*events: asyncio.Event, timeout: float) -> None:
             w.cancel()
 
 
-async def run_round(ctl: httpx.AsyncClient, sse: httpx.AsyncClient, ws_base: str, n: int,
-                    transports: list[str], args: argparse.Namespace) -> RoundResult:
+async def run_round(clients: Clients, n: int, transports: list[str],
+                    args: argparse.Namespace) -> RoundResult:
+    ctl = clients.ctl
     response = await ctl.post("/v1/tokens", json={"items": ITEMS})
     if response.status_code != 201:
         raise RuntimeError(f"creating a token: {response.status_code} {response.text[:300]}")
@@ -327,11 +398,12 @@ async def run_round(ctl: httpx.AsyncClient, sse: httpx.AsyncClient, ws_base: str
 
     rnd = Round(n)
     gate = asyncio.Semaphore(args.connect_concurrency)
+    connecting = time.perf_counter()
     tasks = [
         asyncio.create_task(
-            sse_watcher(sse, token["id"], i, rnd, gate)
-            if transport == "sse"
-            else ws_watcher(ws_base, token["id"], i, rnd, gate)
+            (sse_watcher if transport == "sse" else ws_watcher)(
+                clients, token["id"], i, rnd, gate
+            )
         )
         for i, transport in enumerate(transports)
     ]
@@ -342,6 +414,7 @@ async def run_round(ctl: httpx.AsyncClient, sse: httpx.AsyncClient, ws_base: str
                 f"only {rnd.ready}/{n} watchers got the initial state within "
                 f"{args.connect_timeout} s; {rnd.errors[:3]}"
             )
+        connected = time.perf_counter()
         payload, signature = signed_completed_event(token, session_id)
         headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
         sent = time.perf_counter()
@@ -367,6 +440,7 @@ async def run_round(ctl: httpx.AsyncClient, sse: httpx.AsyncClient, ws_base: str
         from_sent=[(t - sent) * 1000 for t in times],
         from_accepted=[(t - accepted) * 1000 for t in times],
         webhook_rtt=(accepted - sent) * 1000,
+        connect=connected - connecting,
     )
 
 
@@ -450,28 +524,36 @@ def transports_for(mode: str, n: int, round_index: int) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def clients(url: str, max_watchers: int) -> AsyncIterator[tuple[Any, Any]]:
+async def open_clients(url: str, args: argparse.Namespace) -> AsyncIterator[Clients]:
+    base = httpx.URL(url)
+    assert base.host and base.port
     timeout = httpx.Timeout(120.0, connect=60.0, pool=120.0)
-    limits = httpx.Limits(max_connections=max_watchers + 16,
-                          max_keepalive_connections=max_watchers + 16)
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False) as ctl,
-        httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, trust_env=False) as sse,
-    ):
-        yield ctl, sse
+    size = max(args.watchers) + 16
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    async with contextlib.AsyncExitStack() as stack:
+        ctl = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False)
+        )
+        sse = None
+        if args.sse_client == "httpx":
+            sse = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, trust_env=False)
+            )
+        yield Clients(ctl, sse, base.host, base.port)
 
 
 async def bench(url: str, args: argparse.Namespace) -> list[Series]:
-    ws_base = "ws" + url.removeprefix("http")
     results: list[Series] = []
-    async with clients(url, max(args.watchers)) as (ctl, sse):
+    async with open_clients(url, args) as clients:
         for n, rounds in zip(args.watchers, args.rounds, strict=True):
             series = Series(n)
-            total = args.warmup + rounds
             started = time.monotonic()
-            for r in range(total):
-                result = await run_round(ctl, sse, ws_base, n,
-                                         transports_for(args.transport, n, r), args)
+            for r in range(args.warmup + rounds):
+                transports = transports_for(args.transport, n, r)
+                result = await asyncio.wait_for(
+                    run_round(clients, n, transports, args),
+                    args.connect_timeout + args.delivery_timeout + 60,
+                )
                 if r >= args.warmup:
                     series.rounds.append(result)
                 await asyncio.sleep(args.pause)
@@ -502,6 +584,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="unmeasured rounds before each watcher count (default 1)")
     parser.add_argument("--transport", choices=["mixed", "sse", "ws"], default="mixed",
                         help="mixed: alternate SSE and WebSocket watchers (default)")
+    parser.add_argument("--sse-client", choices=["raw", "httpx"], default="raw",
+                        help="raw: a bare asyncio HTTP/1.1 reader, one connection per watcher "
+                             "(default); httpx: one httpx.AsyncClient pool for all watchers")
     parser.add_argument("--database-url", default=None,
                         help="postgresql+asyncpg:// URL of an existing database on the server "
                              "to create a fresh one from (default: a temporary SQLite file)")
@@ -544,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         with fresh_database(args.database_url, workdir) as database_url:
             engine = database_url.split(":", 1)[0]
             print(f"qrcheckout watch latency: {engine} database, bus {args.bus_url}, "
-                  f"transport {args.transport}, Python {platform.python_version()}, "
+                  f"transport {args.transport}, SSE client {args.sse_client}, Python {platform.python_version()}, "
                   f"{os.cpu_count()} CPUs, client loop {'uvloop' if uvloop else 'asyncio'}",
                   flush=True)
             with running_server(database_url, args.bus_url, workdir) as url:

@@ -8,6 +8,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qrcheckout.errors import error_body
 
+DRAIN_LIMIT = 16 * 1024 * 1024
+
 
 class BodyLimit:
     def __init__(self, app: ASGIApp, default: int, per_path: dict[str, int]) -> None:
@@ -22,6 +24,7 @@ class BodyLimit:
         limit = self.per_path.get(scope["path"], self.default)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _drain(receive)
             await _too_large(send, limit)
             return
         chunks: list[bytes] = []
@@ -33,6 +36,8 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                if message.get("more_body", False):
+                    await _drain(receive)
                 await _too_large(send, limit)
                 return
             chunks.append(chunk)
@@ -49,6 +54,17 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def _drain(receive: Receive) -> None:
+    # Reading what the client is still sending lets it see the 413 instead of a reset
+    # connection; past DRAIN_LIMIT the connection is closed on it.
+    drained = 0
+    while drained <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 async def _too_large(send: Send, limit: int) -> None:
