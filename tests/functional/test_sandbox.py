@@ -12,6 +12,7 @@ import pytest
 import stripe
 
 from tests.conftest import FIXTURES, WEBHOOK_SECRET
+from tests.support.flows import submit_card
 from tests.support.receiver import FlakyReceiver
 from tests.support.server import RunningServer, wait_until
 
@@ -171,15 +172,7 @@ def test_deliveries_verify_with_the_sdk(make_server: Any) -> None:
         server = make_server(sandbox_webhook_url=receiver.url)
         receiver.forward_to = f"{server.url}/v1/webhooks/stripe"
         session = _client(server).v1.checkout.sessions.create(_session_params())
-        httpx.post(
-            session.url,
-            data={
-                "number": "4242424242424242",
-                "expiry": "12/34",
-                "cvc": "123",
-                "email": "buyer@example.com",
-            },
-        )
+        submit_card(session.url)
         wait_until(lambda: receiver.received)
     _, headers, body, _ = receiver.received[0]
     event = stripe.Webhook.construct_event(
@@ -226,15 +219,7 @@ def test_objects_match_stripes_official_shapes(server: RunningServer) -> None:
     resources = json.loads(FIXTURES.read_text())["resources"]
     client = _client(server)
     session = client.v1.checkout.sessions.create(_session_params())
-    httpx.post(
-        session.url,
-        data={
-            "number": "4242424242424242",
-            "expiry": "12/34",
-            "cvc": "123",
-            "email": "buyer@example.com",
-        },
-    )
+    submit_card(session.url)
     auth = {"Authorization": "Bearer sk_test_anything"}
     base = f"{server.url}/sandbox/v1/checkout/sessions/{session.id}"
     paid = httpx.get(base, headers=auth).json()
