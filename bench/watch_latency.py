@@ -17,7 +17,7 @@ share the machine's cores. This is a benchmark that prints figures, not a test.
     .venv/bin/python bench/watch_latency.py
     .venv/bin/python bench/watch_latency.py --watchers 1,100 --rounds 10,10
     .venv/bin/python bench/watch_latency.py \
-        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
 With ``--database-url`` the URL names an existing database used only to create (and afterwards
 drop) a fresh ``qrc_bench_*`` database on the same server; nothing else is touched.
@@ -108,8 +108,18 @@ def running_server(database_url: str, bus_url: str, data_dir: str) -> Iterator[s
     port = sock.getsockname()[1]
     fd = sock.fileno()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QRCHECKOUT_")}
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(fd),
-               "--database-url", database_url, "--bus-url", bus_url, "--data-dir", data_dir]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--serve",
+        str(fd),
+        "--database-url",
+        database_url,
+        "--bus-url",
+        bus_url,
+        "--data-dir",
+        data_dir,
+    ]
     proc = subprocess.Popen(command, pass_fds=[fd], env=env, cwd=data_dir)
     sock.close()  # the child holds its own copy
     url = f"http://{HOST}:{port}"
@@ -227,7 +237,8 @@ class Round:
     n: int
     ready: int = 0
     all_ready: asyncio.Event = field(default_factory=asyncio.Event)
-    failed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once every watcher is ready or one has failed: the end of the connect phase.
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
     received: dict[int, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -235,10 +246,11 @@ class Round:
         self.ready += 1
         if self.ready == self.n:
             self.all_ready.set()
+            self.settled.set()
 
     def fail(self, index: int, transport: str, exc: BaseException) -> None:
         self.errors.append(f"watcher {index} ({transport}): {type(exc).__name__}: {exc}")
-        self.failed.set()
+        self.settled.set()
 
 
 def on_state(rnd: Round, index: int, state: dict[str, Any], at: float, seen: set[str]) -> None:
@@ -303,8 +315,7 @@ async def sse_data_lines(clients: Clients, token_id: str) -> AsyncIterator[bytes
                 if line.startswith(b"data:"):
                     yield line[5:]
         return
-    async with clients.sse.stream("GET", path,
-                                  headers={"Accept": "text/event-stream"}) as response:
+    async with clients.sse.stream("GET", path, headers={"Accept": "text/event-stream"}) as response:
         if response.status_code != 200:
             raise WatcherError(f"SSE answered {response.status_code}")
         async for text in response.aiter_lines():
@@ -312,8 +323,9 @@ async def sse_data_lines(clients: Clients, token_id: str) -> AsyncIterator[bytes
                 yield text[5:].encode()
 
 
-async def sse_watcher(clients: Clients, token_id: str, index: int, rnd: Round,
-                      gate: asyncio.Semaphore) -> None:
+async def sse_watcher(
+    clients: Clients, token_id: str, index: int, rnd: Round, gate: asyncio.Semaphore
+) -> None:
     seen: set[str] = set()
     await gate.acquire()
     held = True
@@ -334,8 +346,9 @@ async def sse_watcher(clients: Clients, token_id: str, index: int, rnd: Round,
             gate.release()
 
 
-async def ws_watcher(clients: Clients, token_id: str, index: int, rnd: Round,
-                     gate: asyncio.Semaphore) -> None:
+async def ws_watcher(
+    clients: Clients, token_id: str, index: int, rnd: Round, gate: asyncio.Semaphore
+) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosedOK
 
@@ -343,8 +356,13 @@ async def ws_watcher(clients: Clients, token_id: str, index: int, rnd: Round,
     await gate.acquire()
     held = True
     try:
-        async with connect(f"{clients.ws_base}/v1/tokens/{token_id}/ws", proxy=None,
-                           open_timeout=60, close_timeout=5, ping_interval=None) as ws:
+        async with connect(
+            f"{clients.ws_base}/v1/tokens/{token_id}/ws",
+            proxy=None,
+            open_timeout=60,
+            close_timeout=5,
+            ping_interval=None,
+        ) as ws:
             try:
                 async for raw in ws:
                     at = time.perf_counter()
@@ -375,17 +393,9 @@ class RoundResult:
     connect: float
 
 
-async def wait_first(*events: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-
-
-async def run_round(clients: Clients, n: int, transports: list[str],
-                    args: argparse.Namespace) -> RoundResult:
+async def run_round(
+    clients: Clients, n: int, transports: list[str], args: argparse.Namespace
+) -> RoundResult:
     ctl = clients.ctl
     response = await ctl.post("/v1/tokens", json={"items": ITEMS})
     if response.status_code != 201:
@@ -401,14 +411,14 @@ async def run_round(clients: Clients, n: int, transports: list[str],
     connecting = time.perf_counter()
     tasks = [
         asyncio.create_task(
-            (sse_watcher if transport == "sse" else ws_watcher)(
-                clients, token["id"], i, rnd, gate
-            )
+            (sse_watcher if transport == "sse" else ws_watcher)(clients, token["id"], i, rnd, gate)
         )
         for i, transport in enumerate(transports)
     ]
     try:
-        await wait_first(rnd.all_ready, rnd.failed, timeout=args.connect_timeout)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(args.connect_timeout):
+                await rnd.settled.wait()
         if not rnd.all_ready.is_set():
             raise RuntimeError(
                 f"only {rnd.ready}/{n} watchers got the initial state within "
@@ -472,18 +482,21 @@ class Series:
 def stats(values: list[float]) -> str:
     if not values:
         return f"{'-':>8} {'-':>8} {'-':>8}"
-    return (f"{percentile(values, 0.5):8.2f} {percentile(values, 0.99):8.2f} "
-            f"{max(values):8.2f}")
+    return f"{percentile(values, 0.5):8.2f} {percentile(values, 0.99):8.2f} {max(values):8.2f}"
 
 
 def report(series: list[Series]) -> None:
     print()
     print("Webhook -> watcher latency, milliseconds (p50 / p99 / max over all watcher samples)")
     print()
-    header = (f"{'watchers':>8}  {'transport':<9} {'rounds':>6} {'samples':>7}   "
-              f"{'from webhook sent':^26}   {'from webhook accepted (200)':^26}")
-    sub = (f"{'':>8}  {'':<9} {'':>6} {'':>7}   "
-           f"{'p50':>8} {'p99':>8} {'max':>8}   {'p50':>8} {'p99':>8} {'max':>8}")
+    header = (
+        f"{'watchers':>8}  {'transport':<9} {'rounds':>6} {'samples':>7}   "
+        f"{'from webhook sent':^26}   {'from webhook accepted (200)':^26}"
+    )
+    sub = (
+        f"{'':>8}  {'':<9} {'':>6} {'':>7}   "
+        f"{'p50':>8} {'p99':>8} {'max':>8}   {'p50':>8} {'p99':>8} {'max':>8}"
+    )
     print(header)
     print(sub)
     print("-" * len(sub))
@@ -493,21 +506,33 @@ def report(series: list[Series]) -> None:
             if not sent:
                 continue
             accepted = s.samples(transport, "from_accepted")
-            print(f"{s.n:>8}  {transport or 'all':<9} {len(s.rounds):>6} {len(sent):>7}   "
-                  f"{stats(sent)}   {stats(accepted)}")
+            print(
+                f"{s.n:>8}  {transport or 'all':<9} {len(s.rounds):>6} {len(sent):>7}   "
+                f"{stats(sent)}   {stats(accepted)}"
+            )
     print()
-    print("Per round: the webhook's own round trip (sent -> 200), and the last watcher of the")
-    print("round to hear of it (from sent), milliseconds")
+    print("Per round: the webhook's own round trip (sent -> 200) and the last watcher of the")
+    print("round to hear of it (from sent), in milliseconds; the time for all N watchers to")
+    print("connect and get the initial state, in seconds")
     print()
-    sub = (f"{'watchers':>8}  {'rounds':>6}   {'webhook round trip':^26}   "
-           f"{'last watcher, from sent':^26}")
+    sub = (
+        f"{'watchers':>8}  {'rounds':>6}   {'webhook round trip, ms':^26}   "
+        f"{'last watcher, ms':^26}   {'connect all, s':^17}"
+    )
     print(sub)
-    print(f"{'':>8}  {'':>6}   {'p50':>8} {'p99':>8} {'max':>8}   {'p50':>8} {'p99':>8} {'max':>8}")
+    print(
+        f"{'':>8}  {'':>6}   {'p50':>8} {'p99':>8} {'max':>8}   {'p50':>8} {'p99':>8} "
+        f"{'max':>8}   {'p50':>8} {'max':>8}"
+    )
     print("-" * len(sub))
     for s in series:
         rtt = [r.webhook_rtt for r in s.rounds]
         last = [max(r.from_sent) for r in s.rounds]
-        print(f"{s.n:>8}  {len(s.rounds):>6}   {stats(rtt)}   {stats(last)}")
+        connect = [r.connect for r in s.rounds]
+        print(
+            f"{s.n:>8}  {len(s.rounds):>6}   {stats(rtt)}   {stats(last)}   "
+            f"{percentile(connect, 0.5):8.2f} {max(connect):8.2f}"
+        )
     print()
     print("A negative 'from accepted' figure means the watcher heard of the payment before the")
     print("webhook's 200 reached the sender: the server publishes on commit, before it answers.")
@@ -558,9 +583,12 @@ async def bench(url: str, args: argparse.Namespace) -> list[Series]:
                     series.rounds.append(result)
                 await asyncio.sleep(args.pause)
             sent = series.samples(None, "from_sent")
-            print(f"N={n:<5} {rounds} rounds (+{args.warmup} warm-up) in "
-                  f"{time.monotonic() - started:5.1f} s: p50 {percentile(sent, 0.5):.2f} ms, "
-                  f"p99 {percentile(sent, 0.99):.2f} ms from sent", flush=True)
+            print(
+                f"N={n:<5} {rounds} rounds (+{args.warmup} warm-up) in "
+                f"{time.monotonic() - started:5.1f} s: p50 {percentile(sent, 0.5):.2f} ms, "
+                f"p99 {percentile(sent, 0.99):.2f} ms from sent",
+                flush=True,
+            )
             results.append(series)
     return results
 
@@ -576,30 +604,69 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Latency from an accepted payment webhook to every watcher's new state."
     )
-    parser.add_argument("--watchers", type=int_list, default=[1, 100, 1000],
-                        help="watcher counts, comma-separated (default 1,100,1000)")
-    parser.add_argument("--rounds", type=int_list, default=[30, 20, 10],
-                        help="measured rounds per watcher count (default 30,20,10)")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="unmeasured rounds before each watcher count (default 1)")
-    parser.add_argument("--transport", choices=["mixed", "sse", "ws"], default="mixed",
-                        help="mixed: alternate SSE and WebSocket watchers (default)")
-    parser.add_argument("--sse-client", choices=["raw", "httpx"], default="raw",
-                        help="raw: a bare asyncio HTTP/1.1 reader, one connection per watcher "
-                             "(default); httpx: one httpx.AsyncClient pool for all watchers")
-    parser.add_argument("--database-url", default=None,
-                        help="postgresql+asyncpg:// URL of an existing database on the server "
-                             "to create a fresh one from (default: a temporary SQLite file)")
-    parser.add_argument("--bus-url", default="memory",
-                        help="the server's QRCHECKOUT_BUS_URL: memory (default) or redis://...")
-    parser.add_argument("--connect-concurrency", type=int, default=100,
-                        help="watchers connecting at once (default 100)")
-    parser.add_argument("--connect-timeout", type=float, default=120.0,
-                        help="seconds for all watchers of a round to connect (default 120)")
-    parser.add_argument("--delivery-timeout", type=float, default=30.0,
-                        help="seconds after the webhook for every watcher to finish (default 30)")
-    parser.add_argument("--pause", type=float, default=0.05,
-                        help="seconds between rounds (default 0.05)")
+    parser.add_argument(
+        "--watchers",
+        type=int_list,
+        default=[1, 100, 1000],
+        help="watcher counts, comma-separated (default 1,100,1000)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int_list,
+        default=[30, 20, 10],
+        help="measured rounds per watcher count (default 30,20,10)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="unmeasured rounds before each watcher count (default 1)",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=["mixed", "sse", "ws"],
+        default="mixed",
+        help="mixed: alternate SSE and WebSocket watchers (default)",
+    )
+    parser.add_argument(
+        "--sse-client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="raw: a bare asyncio HTTP/1.1 reader, one connection per watcher "
+        "(default); httpx: one httpx.AsyncClient pool for all watchers",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql+asyncpg:// URL of an existing database on the server "
+        "to create a fresh one from (default: a temporary SQLite file)",
+    )
+    parser.add_argument(
+        "--bus-url",
+        default="memory",
+        help="the server's QRCHECKOUT_BUS_URL: memory (default) or redis://...",
+    )
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="watchers connecting at once (default 100)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=120.0,
+        help="seconds for all watchers of a round to connect (default 120)",
+    )
+    parser.add_argument(
+        "--delivery-timeout",
+        type=float,
+        default=30.0,
+        help="seconds after the webhook for every watcher to finish (default 30)",
+    )
+    parser.add_argument(
+        "--pause", type=float, default=0.05, help="seconds between rounds (default 0.05)"
+    )
     parser.add_argument("--serve", type=int, metavar="FD", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -628,10 +695,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with fresh_database(args.database_url, workdir) as database_url:
             engine = database_url.split(":", 1)[0]
-            print(f"qrcheckout watch latency: {engine} database, bus {args.bus_url}, "
-                  f"transport {args.transport}, SSE client {args.sse_client}, Python {platform.python_version()}, "
-                  f"{os.cpu_count()} CPUs, client loop {'uvloop' if uvloop else 'asyncio'}",
-                  flush=True)
+            print(
+                f"qrcheckout watch latency: {engine} database, bus {args.bus_url}, "
+                f"transport {args.transport}, SSE client {args.sse_client}, "
+                f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+                f"client loop {'uvloop' if uvloop else 'asyncio'}",
+                flush=True,
+            )
             with running_server(database_url, args.bus_url, workdir) as url:
                 runner = uvloop.run if uvloop else asyncio.run
                 series = runner(bench(url, args))
