@@ -34,8 +34,13 @@ class Outbox:
         self.messages.append((topic, message))
 
     async def flush(self, bus: Bus) -> None:
+        # The commit already happened and the database is the truth: a bus failure must not
+        # turn a settled change into an error. Watchers read the database when they connect.
         for topic, message in self.messages:
-            await bus.publish(topic, message)
+            try:
+                await bus.publish(topic, message)
+            except Exception:
+                log.exception("could not publish to %s", topic)
         self.messages.clear()
 
 
