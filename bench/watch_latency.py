@@ -28,14 +28,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import math
 import os
 import platform
 import resource
-import secrets
 import shutil
 import socket
 import subprocess
@@ -56,6 +53,9 @@ WEBHOOK_SECRET = "whsec_bench_" + "0123456789abcdef" * 2
 ITEMS = [{"product_id": "espresso", "quantity": 1}]
 TRANSPORTS = ("sse", "ws")
 
+# The webhook is forged exactly as the tests forge it.
+sys.path.insert(0, str(ROOT))
+from tests.support.stripe_events import encode, session_event, signature  # noqa: E402
 
 # -- the server process ------------------------------------------------------------------------
 
@@ -183,32 +183,15 @@ def fresh_database(database_url: str | None, workdir: str) -> Iterator[str]:
 
 
 def signed_completed_event(token: dict[str, Any], session_id: str) -> tuple[bytes, str]:
-    event = {
-        "id": "evt_bench_" + secrets.token_hex(12),
-        "object": "event",
-        "api_version": "2025-08-27.basil",
-        "created": int(time.time()),
-        "livemode": False,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": "checkout.session.completed",
-        "data": {
-            "object": {
-                "id": session_id,
-                "object": "checkout.session",
-                "amount_total": token["amount_total"],
-                "currency": token["currency"],
-                "metadata": {"token_id": token["id"]},
-                "payment_status": "paid",
-                "status": "complete",
-                "payment_intent": "pi_bench_" + secrets.token_hex(8),
-            }
-        },
-    }
-    payload = json.dumps(event)
-    t = int(time.time())
-    mac = hmac.new(WEBHOOK_SECRET.encode(), f"{t}.{payload}".encode(), hashlib.sha256)
-    return payload.encode(), f"t={t},v1={mac.hexdigest()}"
+    event = session_event(
+        "checkout.session.completed",
+        session_id=session_id,
+        token_id=token["id"],
+        amount_total=token["amount_total"],
+        currency=token["currency"],
+    )
+    payload = encode(event)
+    return payload.encode(), signature(payload, WEBHOOK_SECRET)
 
 
 # -- one round ---------------------------------------------------------------------------------

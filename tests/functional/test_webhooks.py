@@ -55,6 +55,12 @@ def _completed(created: dict[str, Any], session_id: str, **overrides: Any) -> di
     return session_event("checkout.session.completed", **values)
 
 
+def _expired(created: dict[str, Any], session_id: str) -> dict[str, Any]:
+    event = _completed(created, session_id, payment_status="unpaid", status="expired")
+    event["type"] = "checkout.session.expired"
+    return event
+
+
 def test_missing_tampered_wrong_or_stale_signatures_are_refused(server: RunningServer) -> None:
     created, session_id = _opened(server)
     payload = encode(_completed(created, session_id))
@@ -139,16 +145,14 @@ def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
 def test_expired_after_completed_never_downgrades(server: RunningServer) -> None:
     created, session_id = _opened(server)
     assert _send(server, _completed(created, session_id)).status_code == 200
-    late = _completed(created, session_id, payment_status="unpaid", status="expired")
-    late["type"] = "checkout.session.expired"
+    late = _expired(created, session_id)
     assert _send(server, late).status_code == 200
     assert token(server, created["id"])["status"] == "success"
 
 
 def test_session_expired_event_invalidates_a_live_token(server: RunningServer) -> None:
     created, session_id = _opened(server)
-    expired = _completed(created, session_id, payment_status="unpaid", status="expired")
-    expired["type"] = "checkout.session.expired"
+    expired = _expired(created, session_id)
     assert _send(server, expired).status_code == 200
     assert token(server, created["id"])["status"] == "invalid"
 

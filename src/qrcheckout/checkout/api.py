@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate, TokenOut
@@ -59,33 +60,54 @@ async def token_qr(
     return Response(qr.png(data), media_type="image/png")
 
 
-async def _states(service: CheckoutService, token_id: str) -> AsyncIterator[dict[str, Any]]:
-    """The current state, then each change, ending after a terminal state.
+class _Watch:
+    """One watcher of a token: subscribed before the token is read, so no change falls
+    between the read and the watch; the current state first, then each change, ending
+    after a terminal state."""
 
-    Subscribing before reading means no change can fall between the read and the watch.
-    """
-    async with service.bus.subscribe(token_topic(token_id)) as sub:
-        current = service.message(await service.get(token_id))
-        yield current
-        while current["status"] not in TERMINAL:
-            try:
-                message = await asyncio.wait_for(sub.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                yield {}
-                continue
-            if message != current:
-                current = message
-                yield current
+    def __init__(self, service: CheckoutService, token_id: str) -> None:
+        self.service = service
+        self.token_id = token_id
+        self.sub = service.bus.subscribe(token_topic(token_id))
+        self.current: dict[str, Any] = {}
+
+    async def open(self) -> None:
+        """Subscribe and read the token; an unknown token raises 404 and leaves nothing open."""
+        await self.sub.__aenter__()
+        try:
+            self.current = self.service.message(await self.service.get(self.token_id))
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        await self.sub.__aexit__(None, None, None)
+
+    async def states(self) -> AsyncIterator[dict[str, Any]]:
+        """The states to send; ``{}`` asks for a keepalive."""
+        try:
+            yield self.current
+            while self.current["status"] not in TERMINAL:
+                try:
+                    message = await asyncio.wait_for(self.sub.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield {}
+                    continue
+                if message != self.current:
+                    self.current = message
+                    yield message
+        finally:
+            await self.close()
 
 
 @router.get("/v1/tokens/{token_id}/events")
 async def token_events(token_id: str, request: Request) -> StreamingResponse:
-    service = _service(request)
-    await service.get(token_id)  # 404 before the stream starts
+    watch = _Watch(_service(request), token_id)
+    await watch.open()  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async for state in _states(service, token_id):
+        async for state in watch.states():
             if not state:
                 yield ": keepalive\n\n"
                 continue
@@ -95,22 +117,26 @@ async def token_events(token_id: str, request: Request) -> StreamingResponse:
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # Also closes the subscription when the client left before the stream began.
+        background=BackgroundTask(watch.close),
     )
 
 
 @router.websocket("/v1/tokens/{token_id}/ws")
 async def token_ws(websocket: WebSocket, token_id: str) -> None:
-    service: CheckoutService = websocket.app.state.checkout
+    watch = _Watch(websocket.app.state.checkout, token_id)
     try:
-        await service.get(token_id)
+        await watch.open()
     except APIError:
         await websocket.close(code=4404, reason="token not found")
         return
-    await websocket.accept()
     try:
-        async for state in _states(service, token_id):
+        await websocket.accept()
+        async for state in watch.states():
             if state:
                 await websocket.send_json({"type": "token", "data": state})
         await websocket.close(code=1000)
     except WebSocketDisconnect:
         return
+    finally:
+        await watch.close()
