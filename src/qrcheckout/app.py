@@ -23,7 +23,7 @@ from qrcheckout.db import Database
 from qrcheckout.limits import BodyLimit
 from qrcheckout.payments.stripe_api import StripeProvider
 from qrcheckout.realtime.bus import create_bus
-from qrcheckout.sandbox.app import Sandbox
+from qrcheckout.sandbox.app import STATE_FILE, Sandbox
 from qrcheckout.web import api as web_api
 from qrcheckout.webhooks import api as webhooks_api
 from qrcheckout.webhooks.service import WebhookService
@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_secret = sandbox_webhook_secret(settings)
         sandbox = Sandbox(
             public_base=settings.public_url + SANDBOX_PATH,
+            state_path=Path(settings.data_dir) / STATE_FILE,
+            business_name=settings.business_name,
             webhook_url=settings.sandbox_webhook_url or settings.public_url + WEBHOOK_PATH,
             webhook_secret=webhook_secret,
             retry_base_seconds=settings.webhook_retry_base_seconds,

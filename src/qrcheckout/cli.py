@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -20,6 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="migrate, seed and serve the checkout service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    sandbox = commands.add_parser(
+        "sandbox", help="run the Stripe-compatible sandbox alone, for any app's Stripe SDK"
+    )
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=12111)
+    sandbox.add_argument(
+        "--data-dir", type=Path, default=None, help="where its state is kept (default: .)"
+    )
+    sandbox.add_argument(
+        "--public-url", default=None, help="the address phones reach it at (default: host:port)"
+    )
     commands.add_parser("migrate", help="create or upgrade the database schema")
     args = parser.parse_args(argv)
 
@@ -43,11 +55,37 @@ def main(argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=5,
         )
         return 0
+    if args.command == "sandbox":
+        return _sandbox(args.host, args.port, args.data_dir, args.public_url)
     if args.command == "migrate":
         asyncio.run(_migrate(Settings()))
         print("database is up to date")
         return 0
     return 2
+
+
+def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None) -> int:
+    from qrcheckout.sandbox.app import STATE_FILE, Sandbox
+
+    settings = Settings()
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = (public_url or f"http://{shown_host}:{port}").rstrip("/")
+    state = (data_dir or settings.data_dir) / STATE_FILE
+    state.parent.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(
+        public_base=base,
+        state_path=state,
+        business_name=settings.business_name,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        max_attempts=settings.webhook_max_attempts,
+    )
+    print(
+        f"Stripe sandbox on {base}: point your SDK's API base there with any sk_test_ key; "
+        f"state in {state}",
+        flush=True,
+    )
+    uvicorn.run(sandbox.app, host=host, port=port, timeout_graceful_shutdown=5)
+    return 0
 
 
 async def _migrate(settings: Settings) -> None:

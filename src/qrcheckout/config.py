@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # Where the sandbox sends its events; unset: this service's own webhook endpoint.
     sandbox_webhook_url: str | None = None
     data_dir: Path = Path(".")
+    # The shop's name, shown on the sandbox's hosted pay page.
+    business_name: str = "qrcheckout café"
     temporary_ttl_seconds: int = Field(default=600, ge=1, le=86_400)
     dynamic_ttl_seconds: int = Field(default=3600, ge=1, le=86_400)
     expiry_interval_seconds: float = Field(default=0.5, gt=0, le=60)

@@ -44,7 +44,7 @@ def test_session_carries_the_token_terms(server: RunningServer) -> None:
         server, customer_email="buyer@example.com", kind="temporary", ttl_seconds=3600
     )
     session_id = pay_page(server, created["id"]).rsplit("/", 1)[1]
-    session = server.sandbox.sessions[session_id]
+    session = server.sandbox.object(session_id)
     assert session["metadata"] == {"token_id": created["id"]}
     assert session["customer_email"] == "buyer@example.com"
     assert session["amount_total"] == 500 and session["currency"] == "usd"
@@ -52,7 +52,7 @@ def test_session_carries_the_token_terms(server: RunningServer) -> None:
     assert session["expires_at"] <= end_at
     assert session["success_url"].startswith(f"{server.url}/t/{created['id']}/done")
     assert "{CHECKOUT_SESSION_ID}" in session["success_url"]
-    items = server.sandbox.line_items[session_id]
+    items = server.sandbox.line_items(session_id)
     assert [(i["description"], i["quantity"], i["amount_total"]) for i in items] == [
         ("Espresso", 2, 500)
     ]
@@ -145,7 +145,7 @@ def test_unwatched_token_expires_and_its_session_closes(server: RunningServer) -
     expired = wait_status(server, created["id"], "invalid", timeout=5)
     assert expired["failure_code"] == "expired"
     session_id = url.rsplit("/", 1)[1]
-    wait_until(lambda: server.sandbox.sessions[session_id]["status"] == "expired")
+    wait_until(lambda: server.sandbox.object(session_id)["status"] == "expired")
     assert submit_card(url).status_code == 409
 
 

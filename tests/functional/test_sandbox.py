@@ -87,7 +87,7 @@ def test_idempotency_keys_replay_or_refuse(server: RunningServer) -> None:
     first = client.v1.checkout.sessions.create(_session_params(), {"idempotency_key": "k-1"})
     replay = client.v1.checkout.sessions.create(_session_params(), {"idempotency_key": "k-1"})
     assert replay.id == first.id
-    assert len(server.sandbox.sessions) == 1
+    assert len(server.sandbox.store.all_of("checkout.session")) == 1
     with pytest.raises(stripe.IdempotencyError) as refused:
         client.v1.checkout.sessions.create(
             _session_params(customer_email="x@example.com"), {"idempotency_key": "k-1"}
@@ -173,12 +173,18 @@ def test_deliveries_verify_with_the_sdk(make_server: Any) -> None:
         receiver.forward_to = f"{server.url}/v1/webhooks/stripe"
         session = _client(server).v1.checkout.sessions.create(_session_params())
         submit_card(session.url)
-        wait_until(lambda: receiver.received)
-    _, headers, body, _ = receiver.received[0]
-    event = stripe.Webhook.construct_event(
-        body.decode(), headers["Stripe-Signature"], WEBHOOK_SECRET
-    )
-    assert event.type == "checkout.session.completed"
+        wait_until(lambda: len(receiver.received) == 4)
+    events = [
+        stripe.Webhook.construct_event(body.decode(), headers["Stripe-Signature"], WEBHOOK_SECRET)
+        for _, headers, body, _ in receiver.received
+    ]
+    assert sorted(e.type for e in events) == [
+        "charge.succeeded",
+        "checkout.session.completed",
+        "payment_intent.created",
+        "payment_intent.succeeded",
+    ]
+    [event] = [e for e in events if e.type == "checkout.session.completed"]
     assert event.data.object.id == session.id
     assert event.data.object.payment_status == "paid"
     assert event.data.object.customer_details.email == "buyer@example.com"

@@ -206,7 +206,7 @@ def test_payment_landing_after_cancel_is_recorded_not_lost(make_server: Any) -> 
     # The customer pays while the shop cancels; the webhook arrives after the cancel.
     server = make_server(sandbox_webhook_url="http://127.0.0.1:9/v1/webhooks/stripe")
     created, session_id = _opened(server)
-    url = server.sandbox.sessions[session_id]["url"]
+    url = server.sandbox.object(session_id)["url"]
     assert submit_card(url).status_code == 303
     assert server.client.post(f"/v1/tokens/{created['id']}/cancel").status_code == 200
     [completed] = [e for e in server.sandbox.events if e["type"] == "checkout.session.completed"]
@@ -234,11 +234,11 @@ def test_processing_failure_is_recorded_and_answered_5xx(server: RunningServer) 
 
 
 def test_sandbox_delivery_is_retried_with_backoff_until_accepted(make_server: Any) -> None:
-    with FlakyReceiver(failures=2) as receiver:
+    with FlakyReceiver(failures=2, only="checkout.session.completed") as receiver:
         server = make_server(sandbox_webhook_url=receiver.url)
         receiver.forward_to = f"{server.url}/v1/webhooks/stripe"
         created, session_id = _opened(server)
-        url = server.sandbox.sessions[session_id]["url"]
+        url = server.sandbox.object(session_id)["url"]
         submit_card(url)
         wait_status(server, created["id"], "success", timeout=10)
     statuses = [status for _, _, _, status in receiver.received]

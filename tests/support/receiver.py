@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -10,10 +11,14 @@ import httpx
 
 
 class FlakyReceiver:
-    """Answers 503 to the first ``failures`` posts, then relays each post to ``forward_to``."""
+    """Answers 503 to the first ``failures`` posts, then relays each post to ``forward_to``.
 
-    def __init__(self, failures: int) -> None:
+    With ``only``, just the posts of that event type are counted, failed and kept.
+    """
+
+    def __init__(self, failures: int, only: str | None = None) -> None:
         self.failures = failures
+        self.only = only
         self.forward_to: str | None = None
         self.received: list[tuple[float, dict[str, str], bytes, int]] = []
         receiver = self
@@ -24,6 +29,11 @@ class FlakyReceiver:
 
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k: v for k, v in self.headers.items()}
+                if receiver.only is not None and json.loads(body)["type"] != receiver.only:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if len(receiver.received) < receiver.failures or receiver.forward_to is None:
                     status = 503
                 else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +21,7 @@ DECLINES = {
     ),
     "4000000000009987": Decline("card_declined", "lost_card", "Your card was declined."),
     "4000000000009979": Decline("card_declined", "stolen_card", "Your card was declined."),
+    "4100000000000019": Decline("card_declined", "fraudulent", "Your card was declined."),
     "4000000000000069": Decline("expired_card", "expired_card", "Your card has expired."),
     "4000000000000127": Decline(
         "incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."
@@ -30,6 +32,25 @@ DECLINES = {
         "An error occurred while processing your card. Try again in a little bit.",
     ),
 }
+
+# ``tok_visa``, ``pm_card_visa``, ...: Stripe's test tokens and payment methods, by their suffix.
+TEST_CARDS = {
+    "visa": "4242424242424242",
+    "visa_debit": "4000056655665556",
+    "mastercard": "5555555555554444",
+    "mastercard_debit": "5200828282828210",
+    "amex": "378282246310005",
+    "discover": "6011111111111117",
+    "chargeDeclined": "4000000000000002",
+    "chargeDeclinedInsufficientFunds": "4000000000009995",
+    "chargeDeclinedLostCard": "4000000000009987",
+    "chargeDeclinedStolenCard": "4000000000009979",
+    "chargeDeclinedFraudulent": "4100000000000019",
+    "chargeDeclinedExpiredCard": "4000000000000069",
+    "chargeDeclinedIncorrectCvc": "4000000000000127",
+    "chargeDeclinedProcessingError": "4000000000000119",
+}
+DEBIT = {"4000056655665556", "5200828282828210"}
 
 BRANDS = (
     ("4", "visa"),
@@ -70,6 +91,31 @@ class Card:
     @property
     def decline(self) -> Decline | None:
         return DECLINES.get(self.number)
+
+    @property
+    def funding(self) -> str:
+        return "debit" if self.number in DEBIT else "credit"
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(f"qrcheckout-card:{self.number}".encode()).hexdigest()
+        return digest[:16]
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "brand": self.brand,
+            "last4": self.last4,
+            "exp_month": self.exp_month,
+            "exp_year": self.exp_year,
+            "fingerprint": self.fingerprint,
+            "funding": self.funding,
+        }
+
+
+def test_card(suffix: str, today: date) -> Card | None:
+    """The card behind ``tok_<suffix>`` or ``pm_card_<suffix>``, valid for a few more years."""
+    number = TEST_CARDS.get(suffix)
+    return None if number is None else Card(number, 12, today.year + 5, "123")
 
 
 def luhn_ok(number: str) -> bool:

@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,15 @@ def sign(payload: str, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where an event goes: a URL and the secret its deliveries are signed with."""
+
+    url: str
+    secret: str
+    endpoint: str | None = None  # the webhook endpoint's id; None for the built-in target
+
+
 @dataclass
 class Attempt:
     event_id: str
@@ -33,15 +43,27 @@ class Attempt:
     at: int
     status_code: int | None
     error: str | None
+    endpoint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event_id,
+            "url": self.url,
+            "webhook_endpoint": self.endpoint,
+            "attempt": self.attempt,
+            "created": self.at,
+            "status_code": self.status_code,
+            "error": self.error,
+            "succeeded": self.status_code is not None and 200 <= self.status_code < 300,
+        }
 
 
 @dataclass
 class WebhookSender:
-    url: str | None
-    secret: str
     retry_base_seconds: float = 1.0
     max_attempts: int = 8
     timeout_seconds: float = 10.0
+    on_attempt: Callable[[Attempt], None] | None = None
     log: list[Attempt] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
@@ -58,16 +80,14 @@ class WebhookSender:
         if self._client is not None:
             await self._client.aclose()
 
-    def send(self, event: dict[str, Any]) -> None:
-        """Deliver ``event`` in the background; returns at once."""
-        if self.url is None:
-            return
+    def send(self, event: dict[str, Any], target: Target) -> None:
+        """Deliver ``event`` to ``target`` in the background; returns at once."""
         payload = json.dumps(event, indent=2)
-        task = asyncio.create_task(self._deliver(event["id"], payload, self.url))
+        task = asyncio.create_task(self._deliver(event["id"], payload, target))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, event_id: str, payload: str, url: str) -> None:
+    async def _deliver(self, event_id: str, payload: str, target: Target) -> None:
         assert self._client is not None, "WebhookSender.start() was not called"
         for attempt in range(1, self.max_attempts + 1):
             status_code: int | None = None
@@ -75,28 +95,34 @@ class WebhookSender:
             now = int(time.time())
             try:
                 response = await self._client.post(
-                    url,
+                    target.url,
                     content=payload.encode(),
                     headers={
                         "Content-Type": "application/json; charset=utf-8",
-                        "Stripe-Signature": sign(payload, self.secret, now),
+                        "Stripe-Signature": sign(payload, target.secret, now),
                         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
                     },
                 )
                 status_code = response.status_code
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            self.log.append(Attempt(event_id, url, attempt, now, status_code, error))
+            record = Attempt(
+                event_id, target.url, attempt, now, status_code, error, target.endpoint
+            )
+            self.log.append(record)
+            if self.on_attempt is not None:
+                self.on_attempt(record)
             if status_code is not None and 200 <= status_code < 300:
                 return
             delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
             log.info(
-                "webhook %s attempt %d failed (%s); retrying in %.1fs",
+                "webhook %s to %s attempt %d failed (%s); retrying in %.1fs",
                 event_id,
+                target.url,
                 attempt,
                 error or status_code,
                 delay,
             )
             if attempt < self.max_attempts:
                 await asyncio.sleep(delay)
-        log.warning("webhook %s gave up after %d attempts", event_id, self.max_attempts)
+        log.warning("webhook %s to %s gave up after %d attempts", event_id, target.url, attempt)

@@ -133,17 +133,8 @@ def checkout_session(
     }
 
 
-def line_item(
-    *,
-    currency: str,
-    unit_amount: int,
-    quantity: int,
-    name: str,
-    description: str | None,
-    product_id: str,
-    created: int,
-) -> dict[str, Any]:
-    amount = unit_amount * quantity
+def line_item(*, price: dict[str, Any], quantity: int, description: str) -> dict[str, Any]:
+    amount = int(price["unit_amount"]) * quantity
     return {
         "id": new_id("li_"),
         "object": "item",
@@ -152,48 +143,37 @@ def line_item(
         "amount_subtotal": amount,
         "amount_tax": 0,
         "amount_total": amount,
-        "currency": currency,
-        "description": name,
+        "currency": price["currency"],
+        "description": description,
         "metadata": {},
-        "price": {
-            "id": new_id("price_"),
-            "object": "price",
-            "active": False,
-            "billing_scheme": "per_unit",
-            "created": created,
-            "currency": currency,
-            "custom_unit_amount": None,
-            "livemode": False,
-            "lookup_key": None,
-            "metadata": {},
-            "nickname": None,
-            "product": product_id,
-            "recurring": None,
-            "tax_behavior": "unspecified",
-            "tiers_mode": None,
-            "transform_quantity": None,
-            "type": "one_time",
-            "unit_amount": unit_amount,
-            "unit_amount_decimal": str(unit_amount),
-        },
+        "price": price,
         "quantity": quantity,
     }
 
 
 def event(
-    event_type: str, obj: dict[str, Any], *, request_id: str | None, idempotency_key: str | None
+    event_type: str,
+    obj: dict[str, Any],
+    *,
+    request_id: str | None,
+    idempotency_key: str | None,
+    pending_webhooks: int,
+    account: str | None,
 ) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "id": new_id("evt_"),
         "object": "event",
         "api_version": API_VERSION,
         "created": int(time.time()),
         "data": {"object": obj},
         "livemode": False,
-        "pending_webhooks": 1,
+        "pending_webhooks": pending_webhooks,
         "request": {"id": request_id, "idempotency_key": idempotency_key},
         "type": event_type,
     }
+    if account is not None:  # events of a connected account name it, as Connect's do
+        body["account"] = account
+    return body
 
 
 def list_object(url: str, data: list[dict[str, Any]], has_more: bool = False) -> dict[str, Any]:

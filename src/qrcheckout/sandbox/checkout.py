@@ -1,0 +1,258 @@
+"""Checkout Sessions: created by the API, paid on the hosted page, expired on time or on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qrcheckout.sandbox import objects, payments, shapes
+from qrcheckout.sandbox import params as p
+from qrcheckout.sandbox.cards import Card, Decline
+from qrcheckout.sandbox.core import Ctx
+from qrcheckout.sandbox.objects import StripeAPIError, invalid, missing, new_id
+
+# Stripe's window for a Checkout Session's expires_at, in seconds after creation.
+EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 30 * 60, 24 * 60 * 60, 24 * 60 * 60
+MAX_LINE_ITEMS = 100
+MAX_QUANTITY = 999_999
+
+
+def create_session(ctx: Ctx, params: dict[str, Any], public_base: str) -> dict[str, Any]:
+    mode = p.text(params, "mode", required=True)
+    if mode != "payment":
+        raise invalid("mode", "The sandbox supports Checkout Sessions in mode=payment.")
+    p.url(params, "success_url", required=True)
+    p.url(params, "cancel_url")
+    raw_items = params.get("line_items")
+    if not raw_items:
+        raise missing("line_items")
+    if not isinstance(raw_items, list) or len(raw_items) > MAX_LINE_ITEMS:
+        raise invalid("line_items", f"line_items must be a list of at most {MAX_LINE_ITEMS} items.")
+    now = ctx.now()
+    items = [_line_item(ctx, raw, f"line_items[{i}]", now) for i, raw in enumerate(raw_items)]
+    currency = items[0]["currency"]
+    for index, item in enumerate(items):
+        if item["currency"] != currency:
+            raise invalid(f"line_items[{index}]", "All line items must use the same currency.")
+    expires_at = p.integer(params, "expires_at", high=2**40)
+    if expires_at is None:
+        expires_at = now + EXPIRES_DEFAULT
+    elif not now + EXPIRES_MIN <= expires_at <= now + EXPIRES_MAX:
+        raise invalid(
+            "expires_at",
+            "The `expires_at` timestamp must be between 30 minutes and 24 hours from "
+            "Checkout Session creation.",
+        )
+    customer = None
+    if params.get("customer"):
+        customer = ctx.get("customer", params["customer"], "customer")
+        if params.get("customer_email"):
+            raise invalid(
+                "customer_email",
+                "You may only specify one of these parameters: customer, customer_email.",
+            )
+    intent_data = p.nested(params, "payment_intent_data")
+    total = sum(item["amount_total"] for item in items)
+    fee = p.integer(
+        intent_data,
+        "application_fee_amount",
+        high=total,
+        param="payment_intent_data[application_fee_amount]",
+    )
+    if fee is not None and ctx.account is None:
+        raise invalid(
+            "payment_intent_data[application_fee_amount]",
+            "Can only apply an application_fee_amount when the Checkout Session is created on "
+            "behalf of another account (using an OAuth key or the Stripe-Account header).",
+        )
+    session_id = new_id("cs_test_", 58)
+    session = objects.checkout_session(
+        session_id=session_id,
+        url=f"{public_base}/pay/{session_id}",
+        params=params | {"metadata": p.metadata(params)},
+        currency=currency,
+        amount_subtotal=total,
+        expires_at=expires_at,
+        created=now,
+    )
+    session["client_reference_id"] = p.text(params, "client_reference_id")
+    session["customer"] = customer["id"] if customer else None
+    session["customer_email"] = p.text(params, "customer_email")
+    shipping = p.nested(params, "shipping_address_collection")
+    if shipping:
+        countries = p.strings(shipping, "allowed_countries")
+        if not countries or not all(len(c) == 2 and c.isalpha() and c.isupper() for c in countries):
+            raise invalid(
+                "shipping_address_collection[allowed_countries]",
+                "allowed_countries must be a list of two-letter country codes such as US or GB.",
+            )
+        session["shipping_address_collection"] = {"allowed_countries": countries}
+    ctx.add(
+        "checkout.session",
+        session,
+        line_items=items,
+        payment_intent_data={
+            "application_fee_amount": fee,
+            "capture_method": p.choice(
+                intent_data, "capture_method", payments.PI_CAPTURE_METHODS, "automatic"
+            ),
+            "description": p.text(intent_data, "description"),
+            "metadata": p.metadata(intent_data),
+        },
+    )
+    return session
+
+
+def _line_item(ctx: Ctx, raw: Any, prefix: str, now: int) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise invalid(prefix, f"Invalid {prefix}.")
+    quantity = p.integer(
+        raw, "quantity", low=1, high=MAX_QUANTITY, required=True, param=f"{prefix}[quantity]"
+    )
+    assert quantity is not None
+    if raw.get("price"):
+        price = ctx.get("price", raw["price"], f"{prefix}[price]")
+        if not price["active"]:
+            raise invalid(f"{prefix}[price]", f"The price specified is inactive: {price['id']}.")
+        if price["type"] != "one_time":
+            raise invalid(
+                f"{prefix}[price]",
+                "You must provide at least one recurring price in `subscription` mode when "
+                "using prices; this price is recurring and the session is in `payment` mode.",
+            )
+        product = ctx.get("product", price["product"], f"{prefix}[price]")
+        return objects.line_item(price=dict(price), quantity=quantity, description=product["name"])
+    data = raw.get("price_data")
+    if not isinstance(data, dict):
+        raise missing(f"{prefix}[price]")
+    currency = p.currency(data, param=f"{prefix}[price_data][currency]")
+    unit_amount = p.integer(
+        data, "unit_amount", required=True, param=f"{prefix}[price_data][unit_amount]"
+    )
+    assert unit_amount is not None
+    if data.get("product"):
+        product = ctx.get("product", data["product"], f"{prefix}[price_data][product]")
+        product_id, name = product["id"], product["name"]
+    else:
+        product_data = p.nested(data, "product_data")
+        name = p.text(
+            product_data, "name", required=True, param=f"{prefix}[price_data][product_data][name]"
+        )
+        p.strings(product_data, "images")
+        product_id = new_id("prod_", 14)
+    price = shapes.blank(
+        "price",
+        id=new_id("price_"),
+        active=False,
+        created=now,
+        currency=currency,
+        product=product_id,
+        unit_amount=unit_amount,
+        unit_amount_decimal=str(unit_amount),
+    )
+    return objects.line_item(price=price, quantity=quantity, description=str(name))
+
+
+def line_items(ctx: Ctx, session_id: str) -> list[dict[str, Any]]:
+    ctx.get("checkout.session", session_id, "session")
+    items: list[dict[str, Any]] = ctx.store.extra(session_id)["line_items"]
+    return items
+
+
+def expire_session(ctx: Ctx, session_id: str) -> dict[str, Any]:
+    session = ctx.get("checkout.session", session_id, "session")
+    if session["status"] != "open":
+        raise StripeAPIError(
+            400,
+            f'Only Checkout Sessions with a status in ["open"] can be expired, '
+            f'but this Checkout Session has a status of "{session["status"]}".',
+        )
+    session["status"] = "expired"
+    session["url"] = None
+    ctx.saved(session)
+    intent_id = ctx.store.extra(session_id).get("payment_intent")
+    if intent_id:
+        intent = ctx.get("payment_intent", intent_id)
+        if intent["status"] in payments.PI_CANCELLABLE:
+            payments.cancel_payment_intent(ctx, {}, intent_id)
+    ctx.emit("checkout.session.expired", session)
+    return session
+
+
+def pay_session(
+    ctx: Ctx,
+    session_id: str,
+    card: Card,
+    email: str,
+    shipping: dict[str, Any] | None,
+) -> Decline | None:
+    """One payment attempt on the hosted page; a decline leaves the session open to retry."""
+    session = ctx.get("checkout.session", session_id, "session")
+    extra = ctx.store.extra(session_id)
+    intent_id = extra.get("payment_intent")
+    if intent_id is None:
+        intent_data = extra["payment_intent_data"]
+        intent = payments.create_payment_intent(
+            ctx,
+            {
+                "amount": session["amount_total"],
+                "currency": session["currency"],
+                "capture_method": intent_data["capture_method"],
+                "description": intent_data["description"],
+                "metadata": intent_data["metadata"],
+                "application_fee_amount": intent_data["application_fee_amount"],
+                "customer": session["customer"],
+                "receipt_email": email,
+            },
+        )
+        extra["payment_intent"] = intent_id = intent["id"]
+        ctx.saved(session)
+    method = payments.create_payment_method(
+        ctx,
+        {
+            "type": "card",
+            "card": {
+                "number": card.number,
+                "exp_month": card.exp_month,
+                "exp_year": card.exp_year,
+                "cvc": card.cvc,
+            },
+            "billing_details": {"email": email},
+        },
+    )
+    try:
+        payments.confirm_payment_intent(ctx, {"payment_method": method["id"]}, intent_id)
+    except StripeAPIError:
+        if card.decline is not None:
+            return card.decline
+        raise
+    session["status"] = "complete"
+    session["payment_status"] = "paid"
+    session["payment_intent"] = intent_id
+    session["customer_details"] = {
+        "address": shapes.address(country=(shipping or {}).get("country")),
+        "business_name": None,
+        "email": email,
+        "individual_name": None,
+        "name": (shipping or {}).get("name"),
+        "phone": None,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    }
+    if shipping is not None:
+        session["collected_information"] = {
+            "business_name": None,
+            "individual_name": None,
+            "shipping_details": {
+                "address": shapes.address(
+                    **{
+                        k: shipping.get(k)
+                        for k in ("city", "country", "line1", "line2", "postal_code", "state")
+                    }
+                ),
+                "name": shipping["name"],
+            },
+        }
+    session["url"] = None
+    ctx.saved(session)
+    ctx.emit("checkout.session.completed", session)
+    return None

@@ -1,0 +1,284 @@
+"""The sandbox's REST surface: authentication, accounts, idempotency, lists and ``expand[]``.
+
+Each resource is declared once (its path, kind, operations and list filters); the routes are
+made from the declarations, so every resource authenticates, paginates and expands alike.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from qrcheckout.sandbox import connect, objects
+from qrcheckout.sandbox import params as p
+from qrcheckout.sandbox.core import Ctx, Engine
+from qrcheckout.sandbox.forms import FormError, decode
+from qrcheckout.sandbox.objects import StripeAPIError, invalid, no_such
+from qrcheckout.sandbox.store import Record
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
+MAX_EXPAND_DEPTH = 4
+
+Create = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
+Act = Callable[[Ctx, dict[str, Any], str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One REST resource: ``POST path``, ``GET path``, ``GET/POST/DELETE path/{id}``, actions."""
+
+    path: str
+    kind: str
+    create: Create | None = None
+    update: Act | None = None
+    delete: Act | None = None
+    actions: dict[str, Act] = field(default_factory=dict)
+    filters: tuple[str, ...] = ()
+    listable: bool = True
+    deleted_kind: str | None = None
+
+
+class Api:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def store(self) -> Any:
+        return self.engine.store
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def mount(self, app: FastAPI, resources: list[Resource]) -> None:
+        for resource in resources:
+            self._mount(app, resource)
+
+    def _mount(self, app: FastAPI, r: Resource) -> None:
+        if r.create is not None:
+            create = r.create
+
+            async def create_route(request: Request) -> Response:
+                return await self.write(request, create)
+
+            app.add_api_route(r.path, create_route, methods=["POST"])
+        if r.listable:
+
+            async def list_route(request: Request) -> Response:
+                ctx, params = await self.read(request)
+                return self.answer(ctx, params, self.page(ctx, r, params, request.url.path))
+
+            app.add_api_route(r.path, list_route, methods=["GET"])
+
+        async def retrieve_route(request: Request) -> Response:
+            ctx, params = await self.read(request)
+            return self.answer(ctx, params, self.retrieve(ctx, r, request.path_params["oid"]))
+
+        app.add_api_route(r.path + "/{oid}", retrieve_route, methods=["GET"])
+        for method, act in (("POST", r.update), ("DELETE", r.delete)):
+            if act is not None:
+                app.add_api_route(r.path + "/{oid}", self._acting(act), methods=[method])
+        for name, act in r.actions.items():
+            app.add_api_route(r.path + "/{oid}/" + name, self._acting(act), methods=["POST"])
+
+    def _acting(self, act: Act) -> Callable[[Request], Any]:
+        async def route(request: Request) -> Response:
+            oid = str(request.path_params["oid"])
+            return await self.write(request, lambda ctx, params: act(ctx, params, oid))
+
+        return route
+
+    # -- requests -----------------------------------------------------------------------------
+
+    async def read(self, request: Request) -> tuple[Ctx, dict[str, Any]]:
+        account = self.authenticate(request)
+        raw = (
+            (await request.body()).decode("utf-8", "replace")
+            if request.method in ("POST", "DELETE")
+            else request.url.query
+        )
+        try:
+            params = decode(raw)
+        except FormError as exc:
+            raise invalid(exc.param, str(exc)) from exc
+        ctx = Ctx(self.engine, account, request_id=objects.new_id("req_", 14))
+        return ctx, params
+
+    def authenticate(self, request: Request) -> str | None:
+        """The account the call acts for: the platform (None), or a connected ``acct_``."""
+        key = api_key(request.headers.get("authorization"))
+        account = connect.account_for_token(self.engine.store, key)
+        header = request.headers.get("stripe-account")
+        if header:
+            if account is not None and header != account:
+                raise _no_access(header)
+            if connect.connected(self.engine.store, header) is None:
+                raise _no_access(header)
+            account = header
+        return account
+
+    async def write(self, request: Request, op: Create) -> Response:
+        """Run a POST, replaying its stored answer for a repeated ``Idempotency-Key``."""
+        ctx, params = await self.read(request)
+        key = request.headers.get("idempotency-key")
+        ctx.idempotency_key = key
+        if key is None:
+            return self.run(ctx, params, op)
+        fingerprint = hashlib.sha256(
+            f"{request.method} {request.url.path}\n{sorted(_flatten(params))}".encode()
+        ).hexdigest()
+        now = int(time.time())
+        seen = self.store.replay(ctx.account, key, now - IDEMPOTENCY_TTL_SECONDS)
+        if seen is not None:
+            if seen.fingerprint != fingerprint:
+                raise StripeAPIError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with. Try using a key other than "
+                    f"'{key}' if you meant to execute a different request.",
+                    type="idempotency_error",
+                )
+            return respond(seen.body, seen.status, replayed=True)
+        response = self.run(ctx, params, op)
+        body = response.body if isinstance(response, JSONResponse) else b"{}"
+        self.store.remember(
+            ctx.account, key, fingerprint, now, response.status_code, _json_of(bytes(body))
+        )
+        return response
+
+    def run(self, ctx: Ctx, params: dict[str, Any], op: Create) -> Response:
+        try:
+            result = op(ctx, params)
+        except StripeAPIError as exc:
+            self.store.commit()  # a declined charge and its events are kept
+            return respond({"error": exc.body}, exc.status)
+        self.store.commit()
+        return self.answer(ctx, params, result)
+
+    def answer(self, ctx: Ctx, params: dict[str, Any], body: dict[str, Any]) -> Response:
+        paths = p.strings(params, "expand")
+        if paths:
+            body = copy.deepcopy(body)
+            for path in paths:
+                if path.count(".") >= MAX_EXPAND_DEPTH:
+                    raise invalid(
+                        "expand", f"You cannot expand more than 4 levels of a property: {path}"
+                    )
+                self.expand(ctx, body, path.split("."), path)
+        return respond(body)
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def retrieve(self, ctx: Ctx, r: Resource, oid: str) -> dict[str, Any]:
+        found = self.store.get(r.kind, oid, ctx.account)
+        if found is None and r.deleted_kind and self.store.get(r.deleted_kind, oid, ctx.account):
+            return {"id": oid, "object": r.kind, "deleted": True}
+        if found is None:
+            raise no_such(r.kind, oid)
+        result: dict[str, Any] = found
+        return result
+
+    def page(self, ctx: Ctx, r: Resource, params: dict[str, Any], url: str) -> dict[str, Any]:
+        wanted = {name: params[name] for name in r.filters if params.get(name)}
+        types = p.strings(params, "types")
+
+        def match(record: Record) -> bool:
+            if types and record.obj.get("type") not in types:
+                return False
+            return all(str(record.obj.get(k)) == str(v) for k, v in wanted.items())
+
+        found = [rec.obj for rec in self.store.find(r.kind, ctx.account, match)]
+        return paginate(url, found, params)
+
+    def expand(self, ctx: Ctx, node: Any, parts: list[str], path: str) -> None:
+        if not parts or not isinstance(node, dict):
+            return
+        head, rest = parts[0], parts[1:]
+        if head == "data" and node.get("object") == "list":
+            for item in node["data"]:
+                self.expand(ctx, item, rest, path)
+            return
+        if head == "line_items" and node.get("object") == "checkout.session":
+            items = self.store.extra(node["id"])["line_items"]
+            node["line_items"] = objects.list_object(
+                f"/v1/checkout/sessions/{node['id']}/line_items", items
+            )
+        elif head not in node:
+            raise invalid("expand", f"This property cannot be expanded ({path}).")
+        value = node[head]
+        if isinstance(value, str):
+            record = self.store.record(value)
+            if record is not None and record.account in (ctx.account, None):
+                node[head] = copy.deepcopy(record.obj)
+            else:
+                raise invalid("expand", f"This property cannot be expanded ({path}).")
+        self.expand(ctx, node[head], rest, path)
+
+
+def paginate(url: str, data: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """Stripe's cursor pagination over ``data``, newest first."""
+    limit = p.integer(params, "limit", low=1, high=100) or 10
+    ids = [d["id"] for d in data]
+    after, before = params.get("starting_after"), params.get("ending_before")
+    if after:
+        if after not in ids:
+            raise invalid("starting_after", f"No such object: '{after}'")
+        data = data[ids.index(after) + 1 :]
+    elif before:
+        if before not in ids:
+            raise invalid("ending_before", f"No such object: '{before}'")
+        end = ids.index(before)
+        return objects.list_object(url, data[max(0, end - limit) : end], has_more=end > limit)
+    return objects.list_object(url, data[:limit], has_more=len(data) > limit)
+
+
+def api_key(header: str | None) -> str:
+    if not header:
+        raise StripeAPIError(
+            401,
+            "You did not provide an API key. You need to provide your API key in the "
+            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+            "YOUR_SECRET_KEY').",
+        )
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key.startswith(("sk_test_", "rk_test_")) or len(key) <= 8:
+        shown = f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else key
+        raise StripeAPIError(401, f"Invalid API Key provided: {shown}")
+    return key
+
+
+def _no_access(account: str) -> StripeAPIError:
+    return StripeAPIError(
+        403,
+        f"The provided key does not have access to account '{account}' (or that account "
+        "does not exist). Application access may have been revoked.",
+        code="account_invalid",
+    )
+
+
+def respond(body: dict[str, Any], status: int = 200, *, replayed: bool = False) -> JSONResponse:
+    headers = {"Request-Id": objects.new_id("req_", 14), "Stripe-Version": objects.API_VERSION}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status, headers=headers)
+
+
+def _json_of(body: bytes) -> dict[str, Any]:
+    import json
+
+    decoded: dict[str, Any] = json.loads(body)
+    return decoded
+
+
+def _flatten(node: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(node, dict):
+        return [pair for k, v in node.items() for pair in _flatten(v, f"{prefix}[{k}]")]
+    if isinstance(node, list):
+        return [pair for i, v in enumerate(node) for pair in _flatten(v, f"{prefix}[{i}]")]
+    return [(prefix, str(node))]

@@ -1,0 +1,171 @@
+"""The sandbox's state: every object it made, kept in memory and written through to SQLite.
+
+Objects are scoped to an account (``None`` is the platform, else a connected ``acct_``) and
+listed newest first, as Stripe lists them. Each record may carry ``extra``: what the sandbox
+knows but does not show (a token's card number, a session's line items).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    account TEXT,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    extra TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    account TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (account, key)
+);
+"""
+
+
+@dataclass
+class Record:
+    kind: str
+    account: str | None
+    seq: int
+    obj: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.obj["id"])
+
+
+@dataclass(frozen=True)
+class Replay:
+    fingerprint: str
+    at: int
+    status: int
+    body: dict[str, Any]
+
+
+class Store:
+    """Objects by id, in creation order; ``path=None`` keeps them in memory only."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._records: dict[str, Record] = {}
+        self._by_kind: dict[str, dict[str, Record]] = {}
+        self._seq = 0
+        self._db = sqlite3.connect(
+            str(path) if path else ":memory:", isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        for kind, account, seq, body, extra in self._db.execute(
+            "SELECT kind, account, seq, body, extra FROM records ORDER BY seq"
+        ):
+            self._index(Record(kind, account, seq, json.loads(body), json.loads(extra)))
+            self._seq = max(self._seq, seq)
+        self._dirty: dict[str, Record] = {}
+
+    def close(self) -> None:
+        self.commit()
+        self._db.close()
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def add(
+        self, kind: str, obj: dict[str, Any], account: str | None, **extra: Any
+    ) -> dict[str, Any]:
+        self._seq += 1
+        record = Record(kind, account, self._seq, obj, dict(extra))
+        self._index(record)
+        self._dirty[record.id] = record
+        return obj
+
+    def _index(self, record: Record) -> None:
+        self._records[record.id] = record
+        self._by_kind.setdefault(record.kind, {})[record.id] = record
+
+    def saved(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Mark an object changed in place, so the next commit writes it."""
+        self._dirty[str(obj["id"])] = self._records[str(obj["id"])]
+        return obj
+
+    def move(self, object_id: str, kind: str) -> None:
+        """File an object under another kind (a deleted customer is a ``deleted_customer``)."""
+        record = self._records[object_id]
+        del self._by_kind[record.kind][object_id]
+        record.kind = kind
+        self._index(record)
+        self._dirty[object_id] = record
+
+    def record(self, object_id: str) -> Record | None:
+        return self._records.get(object_id)
+
+    def get(self, kind: str, object_id: str, account: str | None) -> dict[str, Any] | None:
+        record = self._records.get(object_id)
+        if record is None or record.kind != kind or record.account != account:
+            return None
+        return record.obj
+
+    def extra(self, object_id: str) -> dict[str, Any]:
+        return self._records[object_id].extra
+
+    def find(
+        self, kind: str, account: str | None, match: Callable[[Record], bool] | None = None
+    ) -> Iterator[Record]:
+        """Records of ``kind`` in ``account``, newest first."""
+        for record in reversed(list(self._by_kind.get(kind, {}).values())):
+            if record.account == account and (match is None or match(record)):
+                yield record
+
+    def all_of(self, kind: str) -> list[Record]:
+        return list(self._by_kind.get(kind, {}).values())
+
+    # -- idempotency ------------------------------------------------------------------------
+
+    def replay(self, account: str | None, key: str, not_before: int) -> Replay | None:
+        self._db.execute("DELETE FROM idempotency WHERE at < ?", (not_before,))
+        row = self._db.execute(
+            "SELECT fingerprint, at, status, body FROM idempotency WHERE account = ? AND key = ?",
+            (account or "", key),
+        ).fetchone()
+        if row is None:
+            return None
+        return Replay(row[0], row[1], row[2], json.loads(row[3]))
+
+    def remember(
+        self, account: str | None, key: str, fingerprint: str, at: int, status: int, body: Any
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+            (account or "", key, fingerprint, at, status, json.dumps(body)),
+        )
+
+    # -- durability -------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Write every object changed since the last commit, in one transaction."""
+        if not self._dirty:
+            return
+        rows = [
+            (r.id, r.kind, r.account, r.seq, json.dumps(r.obj), json.dumps(r.extra))
+            for r in self._dirty.values()
+        ]
+        self._dirty = {}
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", rows)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
