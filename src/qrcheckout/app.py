@@ -17,6 +17,7 @@ from qrcheckout import errors, migrations
 from qrcheckout.catalog import api as catalog_api
 from qrcheckout.catalog.service import seed_demo_catalog
 from qrcheckout.checkout import api as checkout_api
+from qrcheckout.checkout import sessions_api
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(catalog_api.router)
     app.include_router(checkout_api.router)
+    app.include_router(sessions_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(web_api.router)
 

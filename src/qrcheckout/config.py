@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # Where the sandbox sends its events; unset: this service's own webhook endpoint.
     sandbox_webhook_url: str | None = None
     data_dir: Path = Path(".")
+    # The service's secret API key: callers holding it may set their own prices
+    # (inline ``price_data`` on ``/create-checkout-session``). Unset: nobody may.
+    api_key: str | None = None
     # The shop's name, shown on the sandbox's hosted pay page.
     business_name: str = "qrcheckout café"
     temporary_ttl_seconds: int = Field(default=600, ge=1, le=86_400)
@@ -41,7 +44,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:
         if self.environment != "development":
-            for name in ("stripe_secret_key", "stripe_webhook_secret"):
+            for name in ("stripe_secret_key", "stripe_webhook_secret", "api_key"):
                 value = getattr(self, name)
                 if value is not None and value.lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(f"QRCHECKOUT_{name.upper()} is a placeholder; set a real one")

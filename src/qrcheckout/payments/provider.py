@@ -17,6 +17,7 @@ class LineItem:
     unit_amount: int
     quantity: int
     description: str = ""
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class SessionRequest:
     expires_at: int | None = None
     client_reference_id: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: Where the buyer may have it shipped; empty: no shipping address is asked for.
+    shipping_countries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

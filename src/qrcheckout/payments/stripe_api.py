@@ -41,7 +41,8 @@ class StripeProvider:
                         "currency": request.currency,
                         "unit_amount": item.unit_amount,
                         "product_data": {"name": item.name}
-                        | ({"description": item.description} if item.description else {}),
+                        | ({"description": item.description} if item.description else {})
+                        | ({"images": list(item.images)} if item.images else {}),
                     },
                 }
                 for item in request.line_items
@@ -54,6 +55,10 @@ class StripeProvider:
             params["customer_email"] = request.customer_email
         if request.expires_at is not None:
             params["expires_at"] = request.expires_at
+        if request.shipping_countries:
+            params["shipping_address_collection"] = {
+                "allowed_countries": list(request.shipping_countries)
+            }
         if request.client_reference_id:
             params["client_reference_id"] = request.client_reference_id
         options: Any = {"idempotency_key": request.idempotency_key}

@@ -52,6 +52,13 @@ def create_session(ctx: Ctx, params: dict[str, Any], public_base: str) -> dict[s
             )
     intent_data = p.nested(params, "payment_intent_data")
     total = sum(item["amount_total"] for item in items)
+    if total > p.MAX_AMOUNT:
+        raise StripeAPIError(
+            400,
+            f"The Checkout Session's total amount due must be no more than {p.MAX_AMOUNT}.",
+            code="amount_too_large",
+            param="line_items",
+        )
     fee = p.integer(
         intent_data,
         "application_fee_amount",
