@@ -45,10 +45,11 @@ def submit_card(
     email: str = "buyer@example.com",
     expiry: str = "12 / 34",
     cvc: str = "123",
+    **extra: str,
 ) -> httpx.Response:
     return httpx.post(
         pay_url,
-        data={"number": card, "expiry": expiry, "cvc": cvc, "email": email},
+        data={"number": card, "expiry": expiry, "cvc": cvc, "email": email, **extra},
         follow_redirects=False,
         timeout=30,
     )

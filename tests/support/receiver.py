@@ -64,3 +64,39 @@ class FlakyReceiver:
     def __exit__(self, *_: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Inbox:
+    """A webhook endpoint that answers ``statuses`` in turn (then 200) and keeps every post."""
+
+    def __init__(self, statuses: tuple[int, ...] = ()) -> None:
+        self.statuses = list(statuses)
+        self.received: list[tuple[dict[str, str], bytes, int]] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status = inbox.statuses.pop(0) if inbox.statuses else 200
+                inbox.received.append(({k: v for k, v in self.headers.items()}, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def types(self) -> list[str]:
+        return [json.loads(body)["type"] for _, body, _ in self.received]
+
+    def __enter__(self) -> Inbox:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -28,7 +28,7 @@ from qrcheckout.sandbox.cards import CardInputError, parse_card
 from qrcheckout.sandbox.core import Ctx, Engine
 from qrcheckout.sandbox.delivery import Attempt, Target, WebhookSender
 from qrcheckout.sandbox.forms import FormError, decode
-from qrcheckout.sandbox.http import Api, Resource, api_key, paginate, respond
+from qrcheckout.sandbox.http import Api, Resource, api_key, api_path, paginate, respond
 from qrcheckout.sandbox.objects import StripeAPIError
 from qrcheckout.sandbox.store import Store
 
@@ -117,6 +117,10 @@ class Sandbox:
     def _record_attempt(self, attempt: Attempt) -> None:
         body = {"id": objects.new_id("whatt_"), "object": "webhook_delivery_attempt"}
         self.store.add("delivery", body | attempt.as_dict(), None)
+        event = self.store.record(attempt.event_id)
+        if attempt.as_dict()["succeeded"] and event is not None:  # as Stripe counts them down
+            event.obj["pending_webhooks"] = max(0, event.obj["pending_webhooks"] - 1)
+            self.store.saved(event.obj)
         self.store.commit()
 
     async def _expire_loop(self) -> None:
@@ -257,7 +261,13 @@ class Sandbox:
                 endpoints.delete_endpoint,
                 deleted_kind="deleted_webhook_endpoint",
             ),
-            Resource("/v1/accounts", "account", connect.create_account),
+            Resource(
+                "/v1/accounts",
+                "account",
+                connect.create_account,
+                fetch=lambda ctx, oid: connect.get_account(ctx, oid, self.platform),
+                shown=lambda record: bool(record.extra.get("connected")),
+            ),
             Resource("/v1/application_fees", "application_fee", filters=("charge",)),
         ]
 
@@ -265,7 +275,7 @@ class Sandbox:
         async def route(request: Request) -> Response:
             ctx, params = await api.read(request)
             items = checkout.line_items(ctx, request.path_params["oid"])
-            return api.answer(ctx, params, paginate(request.url.path, items, params))
+            return api.answer(ctx, params, paginate(api_path(request), items, params))
 
         return route
 
@@ -287,7 +297,7 @@ class Sandbox:
                 for r in self.store.find("delivery", None)
                 if all(r.obj.get(k) == v for k, v in wanted.items())
             ]
-            return api.answer(ctx, params, paginate(request.url.path, found, params))
+            return api.answer(ctx, params, paginate(api_path(request), found, params))
 
         return route
 

@@ -69,6 +69,11 @@ def account_for_token(store: Store, api_key: str) -> str | None:
     return str(record.obj["account"])
 
 
+def revoked(store: Store, api_key: str) -> bool:
+    record = store.record(api_key)
+    return record is not None and record.kind == "oauth_token" and bool(record.obj["revoked"])
+
+
 def connect_account(
     store: Store, *, business_name: str | None, email: str | None, created: int, kind: str
 ) -> dict[str, Any]:

@@ -43,6 +43,9 @@ class Resource:
     filters: tuple[str, ...] = ()
     listable: bool = True
     deleted_kind: str | None = None
+    # Overrides: how one object is fetched, and which records a list shows.
+    fetch: Callable[[Ctx, str], dict[str, Any]] | None = None
+    shown: Callable[[Record], bool] | None = None
 
 
 class Api:
@@ -71,7 +74,7 @@ class Api:
 
             async def list_route(request: Request) -> Response:
                 ctx, params = await self.read(request)
-                return self.answer(ctx, params, self.page(ctx, r, params, request.url.path))
+                return self.answer(ctx, params, self.page(ctx, r, params, api_path(request)))
 
             app.add_api_route(r.path, list_route, methods=["GET"])
 
@@ -113,6 +116,10 @@ class Api:
         """The account the call acts for: the platform (None), or a connected ``acct_``."""
         key = api_key(request.headers.get("authorization"))
         account = connect.account_for_token(self.engine.store, key)
+        if account is None and connect.revoked(self.engine.store, key):
+            raise StripeAPIError(
+                401, "This access token has been revoked: the account was disconnected."
+            )
         header = request.headers.get("stripe-account")
         if header:
             if account is not None and header != account:
@@ -143,7 +150,7 @@ class Api:
                     f"'{key}' if you meant to execute a different request.",
                     type="idempotency_error",
                 )
-            return respond(seen.body, seen.status, replayed=True)
+            return respond(seen.body, seen.status, ctx=ctx, replayed=True)
         response = self.run(ctx, params, op)
         body = response.body if isinstance(response, JSONResponse) else b"{}"
         self.store.remember(
@@ -156,7 +163,7 @@ class Api:
             result = op(ctx, params)
         except StripeAPIError as exc:
             self.store.commit()  # a declined charge and its events are kept
-            return respond({"error": exc.body}, exc.status)
+            return respond({"error": exc.body}, exc.status, ctx=ctx)
         self.store.commit()
         return self.answer(ctx, params, result)
 
@@ -170,11 +177,13 @@ class Api:
                         "expand", f"You cannot expand more than 4 levels of a property: {path}"
                     )
                 self.expand(ctx, body, path.split("."), path)
-        return respond(body)
+        return respond(body, ctx=ctx)
 
     # -- objects ------------------------------------------------------------------------------
 
     def retrieve(self, ctx: Ctx, r: Resource, oid: str) -> dict[str, Any]:
+        if r.fetch is not None:
+            return r.fetch(ctx, oid)
         found = self.store.get(r.kind, oid, ctx.account)
         if found is None and r.deleted_kind and self.store.get(r.deleted_kind, oid, ctx.account):
             return {"id": oid, "object": r.kind, "deleted": True}
@@ -188,9 +197,11 @@ class Api:
         types = p.strings(params, "types")
 
         def match(record: Record) -> bool:
+            if r.shown is not None and not r.shown(record):
+                return False
             if types and record.obj.get("type") not in types:
                 return False
-            return all(str(record.obj.get(k)) == str(v) for k, v in wanted.items())
+            return all(_as_param(record.obj.get(k)) == str(v) for k, v in wanted.items())
 
         found = [rec.obj for rec in self.store.find(r.kind, ctx.account, match)]
         return paginate(url, found, params)
@@ -218,6 +229,11 @@ class Api:
             else:
                 raise invalid("expand", f"This property cannot be expanded ({path}).")
         self.expand(ctx, node[head], rest, path)
+
+
+def api_path(request: Request) -> str:
+    """The path as the client's SDK names it, without the prefix the sandbox is mounted at."""
+    return request.url.path.removeprefix(request.scope.get("root_path", "")) or "/"
 
 
 def paginate(url: str, data: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
@@ -262,11 +278,27 @@ def _no_access(account: str) -> StripeAPIError:
     )
 
 
-def respond(body: dict[str, Any], status: int = 200, *, replayed: bool = False) -> JSONResponse:
-    headers = {"Request-Id": objects.new_id("req_", 14), "Stripe-Version": objects.API_VERSION}
+def respond(
+    body: dict[str, Any], status: int = 200, *, ctx: Ctx | None = None, replayed: bool = False
+) -> JSONResponse:
+    """Stripe's answer: the call's ``Request-Id`` (events name it too), key echoed back."""
+    request_id = ctx.request_id if ctx is not None and ctx.request_id else None
+    headers = {
+        "Request-Id": request_id or objects.new_id("req_", 14),
+        "Stripe-Version": objects.API_VERSION,
+    }
+    if ctx is not None and ctx.idempotency_key:
+        headers["Idempotency-Key"] = ctx.idempotency_key
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(body, status, headers=headers)
+
+
+def _as_param(value: Any) -> str:
+    """A field's value as a form parameter spells it (``true``, not ``True``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _json_of(body: bytes) -> dict[str, Any]:

@@ -50,8 +50,12 @@ def invalid(param: str, message: str) -> StripeAPIError:
 
 
 def no_such(kind: str, object_id: str, param: str = "id") -> StripeAPIError:
+    """An unknown object: 404 when it is the URL's, 400 when a parameter names it."""
     return StripeAPIError(
-        404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param
+        404 if param in ("id", "session") else 400,
+        f"No such {kind}: '{object_id}'",
+        code="resource_missing",
+        param=param,
     )
 
 

@@ -8,6 +8,17 @@ from urllib.parse import urlsplit
 from qrcheckout.sandbox.objects import invalid, missing
 
 MAX_AMOUNT = 99_999_999
+# The presentment currencies Stripe supports.
+_CURRENCY_CODES = """
+    usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp
+    byn bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip
+    gmd gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt
+    lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr
+    nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd
+    std szl thb tjs tnd top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xcg xof xpf yer
+    zar zmw
+"""
+CURRENCIES = frozenset(_CURRENCY_CODES.split())
 
 
 def integer(
@@ -73,8 +84,12 @@ def currency(params: dict[str, Any], name: str = "currency", *, param: str = "")
     value = text(params, name, required=True, param=param or name)
     assert value is not None
     value = value.lower()
-    if len(value) != 3 or not value.isalpha():
-        raise invalid(param or name, f"Invalid currency: {value}.")
+    if value not in CURRENCIES:
+        raise invalid(
+            param or name,
+            f"Invalid currency: {value}. Stripe currently supports these currencies: "
+            + ", ".join(sorted(CURRENCIES)),
+        )
     return value
 
 
