@@ -6,6 +6,7 @@ made from the declarations, so every resource authenticates, paginates and expan
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import time
@@ -263,6 +264,12 @@ def api_key(header: str | None) -> str:
         )
     scheme, _, key = header.partition(" ")
     key = key.strip()
+    if scheme.lower() == "basic":  # ``curl -u sk_test_...:``, as Stripe's own examples do
+        try:
+            key = base64.b64decode(key, validate=True).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            key = ""
+        scheme = "bearer"
     if scheme.lower() != "bearer" or not key.startswith(("sk_test_", "rk_test_")) or len(key) <= 8:
         shown = f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else key
         raise StripeAPIError(401, f"Invalid API Key provided: {shown}")
