@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from qrcheckout.config import Settings
+from tests.support import sdk
 from tests.support.server import RunningServer, free_socket
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
@@ -86,3 +87,9 @@ def make_server(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]:
 @pytest.fixture
 def server(make_server: ServerFactory) -> RunningServer:
     return make_server()
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients() -> Iterator[None]:
+    yield
+    sdk.close_all()

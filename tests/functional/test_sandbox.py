@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,27 +12,8 @@ import stripe
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import submit_card
 from tests.support.receiver import FlakyReceiver
+from tests.support.sdk import client as _client
 from tests.support.server import RunningServer, wait_until
-
-_open: list[stripe.HTTPXClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _open:
-        _open.pop().close()
-
-
-def _client(server: RunningServer, key: str = "sk_test_anything") -> stripe.StripeClient:
-    http = stripe.HTTPXClient(allow_sync_methods=True)
-    _open.append(http)
-    return stripe.StripeClient(
-        key,
-        base_addresses={"api": f"{server.url}/sandbox"},
-        max_network_retries=0,
-        http_client=http,
-    )
 
 
 def _session_params(**extra: Any) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,29 +9,10 @@ import httpx
 import pytest
 import stripe
 
+from tests.support.sdk import client as _client
 from tests.support.server import RunningServer
 
-_open: list[stripe.HTTPXClient] = []
 REDIRECT = "https://platform.example/connected"
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _open:
-        _open.pop().close()
-
-
-def _client(server: RunningServer, key: str = "sk_test_platform") -> stripe.StripeClient:
-    http = stripe.HTTPXClient(allow_sync_methods=True)
-    _open.append(http)
-    base = f"{server.url}/sandbox"
-    return stripe.StripeClient(
-        key,
-        base_addresses={"api": base, "connect": base},
-        max_network_retries=0,
-        http_client=http,
-    )
 
 
 def _authorize(server: RunningServer, decision: str = "allow", **extra: str) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,28 +11,10 @@ import stripe
 
 from tests.support.flows import submit_card
 from tests.support.receiver import Inbox
+from tests.support.sdk import client as _client
 from tests.support.server import RunningServer, wait_until
 
-_open: list[stripe.HTTPXClient] = []
 AUTH = {"Authorization": "Bearer sk_test_anything"}
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _open:
-        _open.pop().close()
-
-
-def _client(server: RunningServer) -> stripe.StripeClient:
-    http = stripe.HTTPXClient(allow_sync_methods=True)
-    _open.append(http)
-    return stripe.StripeClient(
-        "sk_test_anything",
-        base_addresses={"api": f"{server.url}/sandbox"},
-        max_network_retries=0,
-        http_client=http,
-    )
 
 
 def _pay_intent(client: stripe.StripeClient, **extra: Any) -> stripe.PaymentIntent:

@@ -6,34 +6,14 @@ what a Stripe user would see calling api.stripe.com in test mode.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import stripe
 
+from tests.support.sdk import client as _client
 from tests.support.server import RunningServer
-
-_open: list[stripe.HTTPXClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _open:
-        _open.pop().close()
-
-
-def _client(server: RunningServer, key: str = "sk_test_anything") -> stripe.StripeClient:
-    http = stripe.HTTPXClient(allow_sync_methods=True)
-    _open.append(http)
-    return stripe.StripeClient(
-        key,
-        base_addresses={"api": f"{server.url}/sandbox"},
-        max_network_retries=0,
-        http_client=http,
-    )
 
 
 def _intent(client: stripe.StripeClient, **params: Any) -> stripe.PaymentIntent:

@@ -10,7 +10,6 @@ example is null). All differences of all kinds are gathered and shown together.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -22,6 +21,7 @@ from stripe.params.checkout import SessionCreateParams
 
 from tests.conftest import FIXTURES
 from tests.support.flows import submit_card
+from tests.support.sdk import client as _client
 from tests.support.server import RunningServer
 from tests.support.shapes import shape_differences
 
@@ -32,15 +32,6 @@ POLYMORPHIC = {"charge": ("source",)}
 CARD_NUMBER = "4242424242424242"
 EXP_YEAR = date.today().year + 3
 
-_open: list[stripe.HTTPXClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _open:
-        _open.pop().close()  # type: ignore[no-untyped-call]
-
 
 @pytest.fixture
 def resources() -> dict[str, Any]:
@@ -49,17 +40,6 @@ def resources() -> dict[str, Any]:
         pytest.skip(f"Stripe's fixtures are not at {FIXTURES} (shared/ is beside the repo)")
     found: dict[str, Any] = json.loads(FIXTURES.read_text())["resources"]
     return found
-
-
-def _client(server: RunningServer) -> stripe.StripeClient:
-    http = stripe.HTTPXClient(allow_sync_methods=True)
-    _open.append(http)
-    return stripe.StripeClient(
-        KEY,
-        base_addresses={"api": f"{server.url}/sandbox"},
-        max_network_retries=0,
-        http_client=http,
-    )
 
 
 def _json(answer: stripe.StripeObject) -> dict[str, Any]:
