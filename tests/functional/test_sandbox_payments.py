@@ -580,3 +580,11 @@ def test_auto_paging_iter_yields_every_intent(server: RunningServer) -> None:
     made = {_intent(client, amount=100 + i).id for i in range(25)}
     walked = [i.id for i in client.v1.payment_intents.list({"limit": 10}).auto_paging_iter()]
     assert len(walked) == 25 and set(walked) == made
+
+
+def test_unknown_payment_method_types_are_refused(server: RunningServer) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as error:
+        _client(server).v1.payment_intents.create(
+            {"amount": 1000, "currency": "usd", "payment_method_types": ["bogus"]}  # type: ignore[typeddict-unknown-key]
+        )
+    assert error.value.param == "payment_method_types"

@@ -429,7 +429,7 @@ def create_payment_intent(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         customer=customer,
         description=p.text(params, "description"),
         metadata=p.metadata(params),
-        payment_method_types=p.strings(params, "payment_method_types") or ["card"],
+        payment_method_types=_method_types(params),
         receipt_email=p.text(params, "receipt_email"),
     )
     if p.nested(params, "automatic_payment_methods").get("enabled") in ("true", True):
@@ -441,6 +441,17 @@ def create_payment_intent(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if p.boolean(params, "confirm"):
         return _confirm(ctx, intent)
     return intent
+
+
+def _method_types(params: dict[str, Any]) -> list[str]:
+    types = p.strings(params, "payment_method_types") or ["card"]
+    for kind in types:
+        if kind != "card":
+            raise invalid(
+                "payment_method_types",
+                f"The payment method type provided: {kind} is invalid. The sandbox takes card.",
+            )
+    return types
 
 
 def _set_payment_method(ctx: Ctx, intent: dict[str, Any], ref: str) -> None:
