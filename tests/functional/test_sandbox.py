@@ -13,29 +13,8 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import submit_card
 from tests.support.receiver import FlakyReceiver
 from tests.support.sdk import client as _client
+from tests.support.sdk import session_params as _session_params
 from tests.support.server import RunningServer, wait_until
-
-
-def _session_params(**extra: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "mode": "payment",
-        "line_items": [
-            {
-                "quantity": 2,
-                "price_data": {
-                    "currency": "jpy",
-                    "unit_amount": 500,
-                    "product_data": {"name": "Matcha"},
-                },
-            }
-        ],
-        "success_url": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
-        "cancel_url": "https://shop.example/back",
-        "customer_email": "buyer@example.com",
-        "metadata": {"order": "42"},
-    }
-    params.update(extra)
-    return params
 
 
 def test_sdk_creates_retrieves_lists_and_expires_sessions(server: RunningServer) -> None:

@@ -17,11 +17,11 @@ import httpx
 import pytest
 import stripe
 from stripe.params import PaymentMethodCreateParamsCard, TokenCreateParamsCard
-from stripe.params.checkout import SessionCreateParams
 
 from tests.conftest import FIXTURES
 from tests.support.flows import submit_card
 from tests.support.sdk import client as _client
+from tests.support.sdk import session_params as _session_params
 from tests.support.server import RunningServer
 from tests.support.shapes import shape_differences
 
@@ -56,26 +56,6 @@ def _get(server: RunningServer, path: str, **headers: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def _session_params() -> SessionCreateParams:
-    return {
-        "mode": "payment",
-        "line_items": [
-            {
-                "quantity": 2,
-                "price_data": {
-                    "currency": "jpy",
-                    "unit_amount": 500,
-                    "product_data": {"name": "Matcha"},
-                },
-            }
-        ],
-        "success_url": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
-        "cancel_url": "https://shop.example/back",
-        "customer_email": "buyer@example.com",
-        "metadata": {"order": "42"},
-    }
 
 
 class Shapes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import stripe
 
 from tests.support.server import RunningServer
@@ -25,3 +27,25 @@ def client(server: RunningServer, key: str = "sk_test_anything") -> stripe.Strip
 def close_all() -> None:
     while _open:
         _open.pop().close()  # type: ignore[no-untyped-call]
+
+
+def session_params(**extra: Any) -> Any:
+    """A Checkout Session of two JPY 500 items, as the SDK's ``sessions.create`` takes it."""
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 2,
+                "price_data": {
+                    "currency": "jpy",
+                    "unit_amount": 500,
+                    "product_data": {"name": "Matcha"},
+                },
+            }
+        ],
+        "success_url": "https://shop.example/ok?cs={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://shop.example/back",
+        "customer_email": "buyer@example.com",
+        "metadata": {"order": "42"},
+    }
+    return params | extra

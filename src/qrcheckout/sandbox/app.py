@@ -118,7 +118,7 @@ class Sandbox:
         body = {"id": objects.new_id("whatt_"), "object": "webhook_delivery_attempt"}
         self.store.add("delivery", body | attempt.as_dict(), None)
         event = self.store.record(attempt.event_id)
-        if attempt.as_dict()["succeeded"] and event is not None:  # as Stripe counts them down
+        if attempt.succeeded and event is not None:  # as Stripe counts them down
             event.obj["pending_webhooks"] = max(0, event.obj["pending_webhooks"] - 1)
             self.store.saved(event.obj)
         self.store.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,8 @@ class Card:
         digest = hashlib.sha256(f"qrcheckout-card:{self.number}".encode()).hexdigest()
         return digest[:16]
 
-    def as_dict(self) -> dict[str, str | int]:
+    def as_dict(self) -> dict[str, Any]:
+        """What Stripe shows of the card: never the number or the CVC."""
         return {
             "brand": self.brand,
             "last4": self.last4,

@@ -45,7 +45,6 @@ def update_product(ctx: Ctx, params: dict[str, Any], product_id: str) -> dict[st
         product["default_price"] = price["id"]
     _update_product_fields(product, params)
     product["updated"] = ctx.now()
-    ctx.saved(product)
     ctx.emit("product.updated", product)
     return product
 
@@ -121,6 +120,5 @@ def update_price(ctx: Ctx, params: dict[str, Any], price_id: str) -> dict[str, A
         if field in params:
             price[field] = p.text(params, field)
     price["metadata"] = p.metadata(params, price["metadata"])
-    ctx.saved(price)
     ctx.emit("price.updated", price)
     return price

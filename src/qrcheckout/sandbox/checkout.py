@@ -175,7 +175,6 @@ def expire_session(ctx: Ctx, session_id: str) -> dict[str, Any]:
         )
     session["status"] = "expired"
     session["url"] = None
-    ctx.saved(session)
     intent_id = ctx.store.extra(session_id).get("payment_intent")
     if intent_id:
         intent = ctx.get("payment_intent", intent_id)
@@ -213,19 +212,7 @@ def pay_session(
         )
         extra["payment_intent"] = intent_id = intent["id"]
         ctx.saved(session)
-    method = payments.create_payment_method(
-        ctx,
-        {
-            "type": "card",
-            "card": {
-                "number": card.number,
-                "exp_month": card.exp_month,
-                "exp_year": card.exp_year,
-                "cvc": card.cvc,
-            },
-            "billing_details": {"email": email},
-        },
-    )
+    method = payments.new_payment_method(ctx, card, billing_email=email)
     try:
         payments.confirm_payment_intent(ctx, {"payment_method": method["id"]}, intent_id)
     except StripeAPIError:
@@ -260,6 +247,5 @@ def pay_session(
             },
         }
     session["url"] = None
-    ctx.saved(session)
     ctx.emit("checkout.session.completed", session)
     return None

@@ -96,7 +96,6 @@ def create_account(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         kind=p.choice(params, "type", ACCOUNT_TYPES, "standard"),
     )
     account["metadata"] = p.metadata(params)
-    ctx.store.saved(account)
     ctx.emit("account.updated", account)
     return account
 

@@ -80,6 +80,8 @@ class Ctx:
         return int(time.time())
 
     def emit(self, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Keep ``obj``'s change and record ``event_type`` with it as it is now."""
+        self.store.saved(obj)
         return self.engine.emit(
             event_type,
             obj,

@@ -45,6 +45,10 @@ class Attempt:
     error: str | None
     endpoint: str | None = None
 
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "event": self.event_id,
@@ -54,7 +58,7 @@ class Attempt:
             "created": self.at,
             "status_code": self.status_code,
             "error": self.error,
-            "succeeded": self.status_code is not None and 200 <= self.status_code < 300,
+            "succeeded": self.succeeded,
         }
 
 
@@ -112,7 +116,7 @@ class WebhookSender:
             self.log.append(record)
             if self.on_attempt is not None:
                 self.on_attempt(record)
-            if status_code is not None and 200 <= status_code < 300:
+            if record.succeeded:
                 return
             delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
             log.info(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -309,8 +310,6 @@ def _as_param(value: Any) -> str:
 
 
 def _json_of(body: bytes) -> dict[str, Any]:
-    import json
-
     decoded: dict[str, Any] = json.loads(body)
     return decoded
 

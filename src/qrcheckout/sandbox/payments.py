@@ -90,18 +90,7 @@ def _card_extra(card: Card) -> dict[str, Any]:
 
 
 def card_object(card: Card, *, customer: str | None = None) -> dict[str, Any]:
-    return shapes.card(id=new_id("card_"), customer=customer, **_details(card))
-
-
-def _details(card: Card) -> dict[str, Any]:
-    return {
-        "brand": card.brand,
-        "last4": card.last4,
-        "exp_month": card.exp_month,
-        "exp_year": card.exp_year,
-        "fingerprint": card.fingerprint,
-        "funding": card.funding,
-    }
+    return shapes.card(id=new_id("card_"), customer=customer, **card.as_dict())
 
 
 # -- tokens and PaymentMethods -----------------------------------------------------------------
@@ -128,12 +117,12 @@ def create_payment_method(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     else:
         card = card_from_params(raw)
     billing = p.nested(params, "billing_details")
-    return _new_payment_method(
+    return new_payment_method(
         ctx, card, billing_email=p.text(billing, "email"), billing_name=p.text(billing, "name")
     )
 
 
-def _new_payment_method(
+def new_payment_method(
     ctx: Ctx,
     card: Card,
     *,
@@ -145,7 +134,7 @@ def _new_payment_method(
         "payment_method",
         id=new_id("pm_"),
         type="card",
-        card=shapes.payment_method_card(**_details(card)),
+        card=shapes.payment_method_card(**card.as_dict()),
         billing_details=shapes.billing_details(email=billing_email, name=billing_name),
         created=ctx.now(),
         customer=customer,
@@ -157,7 +146,6 @@ def attach_payment_method(ctx: Ctx, params: dict[str, Any], method_id: str) -> d
     method = ctx.get("payment_method", method_id)
     customer = ctx.get("customer", p.text(params, "customer", required=True), "customer")
     method["customer"] = customer["id"]
-    ctx.saved(method)
     ctx.emit("payment_method.attached", method)
     return method
 
@@ -171,7 +159,6 @@ def detach_payment_method(ctx: Ctx, params: dict[str, Any], method_id: str) -> d
             "impossible.",
         )
     method["customer"] = None
-    ctx.saved(method)
     ctx.emit("payment_method.detached", method)
     return method
 
@@ -194,7 +181,7 @@ def payment_method_for(ctx: Ctx, ref: str, param: str = "payment_method") -> Ins
         magic = test_card(ref.removeprefix("pm_card_"), date.today())
         if magic is None:
             raise no_such("PaymentMethod", ref, param)
-        return Instrument(magic, payment_method=_new_payment_method(ctx, magic))
+        return Instrument(magic, payment_method=new_payment_method(ctx, magic))
     if ref.startswith("card_"):
         source = ctx.get("card", ref, param)
         return Instrument(_stored_card(ctx, ref), source=source)
@@ -258,7 +245,6 @@ def _update_customer_fields(ctx: Ctx, customer: dict[str, Any], params: dict[str
         if method is not None:
             method["customer"] = customer["id"]
             ctx.saved(method)
-    ctx.saved(customer)
 
 
 def delete_customer(ctx: Ctx, params: dict[str, Any], customer_id: str) -> dict[str, Any]:
@@ -311,7 +297,7 @@ def _charge(
         paid=decline is None,
         payment_intent=payment_intent,
         payment_method=method["id"] if method else (instrument.source or {}).get("id"),
-        payment_method_details=shapes.charge_payment_method_details(**_details(card)),
+        payment_method_details=shapes.charge_payment_method_details(**card.as_dict()),
         receipt_email=receipt_email,
         status="failed" if decline else "succeeded",
     )
@@ -401,7 +387,6 @@ def _capture(ctx: Ctx, charge: dict[str, Any], amount: int) -> None:
     charge["amount_captured"] = amount
     if amount < charge["amount"]:  # the rest of the authorization is released
         charge["amount_refunded"] = charge["amount"] - amount
-    ctx.saved(charge)
     ctx.emit("charge.captured", charge)
 
 
@@ -518,7 +503,6 @@ def _confirm(ctx: Ctx, intent: dict[str, Any]) -> dict[str, Any]:
         intent["last_payment_error"] = dict(error.body)
         intent["status"] = "requires_payment_method"
         intent["payment_method"] = None
-        ctx.saved(intent)
         ctx.emit("payment_intent.payment_failed", intent)
         error.body["payment_intent"] = intent
         raise error
@@ -526,12 +510,10 @@ def _confirm(ctx: Ctx, intent: dict[str, Any]) -> dict[str, Any]:
     if manual:
         intent["status"] = "requires_capture"
         intent["amount_capturable"] = intent["amount"]
-        ctx.saved(intent)
         ctx.emit("payment_intent.amount_capturable_updated", intent)
     else:
         intent["status"] = "succeeded"
         intent["amount_received"] = intent["amount"]
-        ctx.saved(intent)
         ctx.emit("payment_intent.succeeded", intent)
     return intent
 
@@ -547,7 +529,6 @@ def capture_payment_intent(ctx: Ctx, params: dict[str, Any], intent_id: str) -> 
     intent["amount_capturable"] = 0
     intent["amount_received"] = amount
     intent["status"] = "succeeded"
-    ctx.saved(intent)
     ctx.emit("payment_intent.succeeded", intent)
     return intent
 
@@ -566,7 +547,6 @@ def cancel_payment_intent(ctx: Ctx, params: dict[str, Any], intent_id: str) -> d
     intent["status"] = "canceled"
     intent["canceled_at"] = ctx.now()
     intent["cancellation_reason"] = reason
-    ctx.saved(intent)
     ctx.emit("payment_intent.canceled", intent)
     return intent
 
@@ -657,7 +637,6 @@ def _refund(
     refunds["data"].insert(0, refund)
     charge["amount_refunded"] = charge["amount_refunded"] + amount
     charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-    ctx.saved(charge)
     ctx.emit("refund.created", refund)
     ctx.emit("charge.refunded", charge)
     return refund
