@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from qrcheckout import errors, migrations
+from qrcheckout.auth import JWTVerifier
 from qrcheckout.catalog import api as catalog_api
 from qrcheckout.catalog.service import seed_demo_catalog
 from qrcheckout.checkout import api as checkout_api
@@ -22,27 +23,43 @@ from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
 from qrcheckout.limits import BodyLimit
+from qrcheckout.notifications import api as notifications_api
+from qrcheckout.notifications.service import Notifier
+from qrcheckout.orders import api as orders_api
+from qrcheckout.orders.service import OrderService
+from qrcheckout.payments import api as payments_api
 from qrcheckout.payments.stripe_api import StripeProvider
+from qrcheckout.realtime import api as realtime_api
 from qrcheckout.realtime.bus import create_bus
 from qrcheckout.sandbox.app import STATE_FILE, Sandbox
 from qrcheckout.web import api as web_api
 from qrcheckout.webhooks import api as webhooks_api
 from qrcheckout.webhooks.service import WebhookService
 
+ORDER_PAYMENT_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+REFUND_EVENTS = ("refund.created", "refund.updated", "charge.refund.updated")
+
 log = logging.getLogger(__name__)
 
 SANDBOX_PATH = "/sandbox"
 SANDBOX_API_KEY = "sk_test_qrcheckout_sandbox"
 SECRET_FILE = ".qrcheckout-sandbox-webhook-secret"
+MERCHANT_SECRET_FILE = ".qrcheckout-merchant-webhook-secret"
 WEBHOOK_PATH = "/v1/webhooks/stripe"
 WEBHOOK_MAX_BODY = 1024 * 1024
 
 
 def sandbox_webhook_secret(settings: Settings) -> str:
     """The configured secret, else one generated on first start and kept in ``data_dir``."""
-    if settings.stripe_webhook_secret:
-        return settings.stripe_webhook_secret
-    path = Path(settings.data_dir) / SECRET_FILE
+    return settings.stripe_webhook_secret or _kept_secret(settings, SECRET_FILE)
+
+
+def merchant_webhook_secret(settings: Settings) -> str:
+    return settings.merchant_webhook_secret or _kept_secret(settings, MERCHANT_SECRET_FILE)
+
+
+def _kept_secret(settings: Settings, name: str) -> str:
+    path = Path(settings.data_dir) / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,20 +105,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await bus.start()
         provider = StripeProvider(api_key, webhook_secret, api_base)
         service = CheckoutService(db, provider, bus, settings)
+        notifier = Notifier(
+            db,
+            settings.merchant_webhook_targets,
+            merchant_webhook_secret(settings),
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            max_attempts=settings.webhook_max_attempts,
+        )
+        orders = OrderService(service, notifier)
+        webhooks = WebhookService(service)
+        webhooks.on(ORDER_PAYMENT_EVENTS, orders.on_session_event)
+        webhooks.on(("charge.succeeded",), orders.on_charge_succeeded)
+        webhooks.on(("charge.refunded",), orders.on_charge_refunded)
+        webhooks.on(REFUND_EVENTS, orders.on_refund_event)
         app.state.db = db
         app.state.bus = bus
         app.state.checkout = service
-        app.state.webhooks = WebhookService(service)
+        app.state.orders = orders
+        app.state.notifier = notifier
+        app.state.webhooks = webhooks
         app.state.sandbox = sandbox
         if sandbox is not None:
             await sandbox.start()
-        expiry = asyncio.create_task(_expire_forever(service, settings.expiry_interval_seconds))
+        await notifier.start()
+        interval = settings.expiry_interval_seconds
+        jobs = [
+            asyncio.create_task(_every(interval, "expiring tokens", service.expire_due)),
+            asyncio.create_task(_every(interval, "expiring orders", orders.expire_due)),
+            asyncio.create_task(_every(interval, "refunding", orders.refund_unapplied)),
+            asyncio.create_task(_every(interval, "replaying events", webhooks.replay_stored)),
+            asyncio.create_task(notifier.run_forever(interval)),
+        ]
         try:
             yield
         finally:
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+            await notifier.stop()
             if sandbox is not None:
                 await sandbox.stop()
             await provider.aclose()
@@ -110,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="qrcheckout", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.jwt = JWTVerifier(settings)
     errors.install(app)
     app.add_middleware(
         BodyLimit, default=settings.max_body_bytes, per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY}
@@ -118,6 +162,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkout_api.router)
     app.include_router(sessions_api.router)
     app.include_router(webhooks_api.router)
+    app.include_router(orders_api.router)
+    app.include_router(payments_api.router)
+    app.include_router(realtime_api.router)
+    app.include_router(notifications_api.router)
     app.include_router(web_api.router)
 
     @app.get("/healthz", include_in_schema=False)
@@ -129,10 +177,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _expire_forever(service: CheckoutService, interval: float) -> None:
+async def _every(interval: float, what: str, job: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
-            await service.expire_due()
+            await job()
         except Exception:
-            log.exception("expiring tokens failed; trying again")
+            log.exception("%s failed; trying again", what)
         await asyncio.sleep(interval)

@@ -40,16 +40,37 @@ class Settings(BaseSettings):
     seed_demo_catalog: bool = True
     webhook_retry_base_seconds: float = Field(default=1.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Pending orders expire this long after they were created.
+    order_ttl_seconds: int = Field(default=900, ge=1, le=86_400)
+    # Buyers' JWTs: HS256 with this secret, or RS256 with this public key (PEM text or a path).
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # Comma-separated URLs told about orders (order.completed, order.refunded, order.expired).
+    merchant_webhook_urls: str = ""
+    # Signs those deliveries; unset: a secret is generated once and kept in ``data_dir``.
+    merchant_webhook_secret: str | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:
         if self.environment != "development":
-            for name in ("stripe_secret_key", "stripe_webhook_secret", "api_key"):
+            for name in (
+                "stripe_secret_key",
+                "stripe_webhook_secret",
+                "api_key",
+                "jwt_secret",
+                "merchant_webhook_secret",
+            ):
                 value = getattr(self, name)
                 if value is not None and value.lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(f"QRCHECKOUT_{name.upper()} is a placeholder; set a real one")
         self.public_url = self.public_url.rstrip("/")
         return self
+
+    @property
+    def merchant_webhook_targets(self) -> list[str]:
+        return [url.strip() for url in self.merchant_webhook_urls.split(",") if url.strip()]
 
     @property
     def uses_sandbox(self) -> bool:

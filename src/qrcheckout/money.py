@@ -23,6 +23,8 @@ ZERO_DECIMAL = frozenset(
         "xpf",
     ]
 )
+# A lowercase ISO 4217 code, as Stripe writes them.
+CURRENCY_PATTERN = r"^[a-z]{3}$"
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from qrcheckout.webhooks.models import WebhookEvent
+from qrcheckout.webhooks.models import StripeEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import create_token, pay_page, submit_card, token, wait_status
 from tests.support.receiver import FlakyReceiver
@@ -30,10 +30,10 @@ def _send(server: RunningServer, event: dict[str, Any]) -> httpx.Response:
     return _deliver(server, payload, signature(payload, WEBHOOK_SECRET))
 
 
-def _stored(server: RunningServer) -> list[WebhookEvent]:
-    async def read() -> list[WebhookEvent]:
+def _stored(server: RunningServer) -> list[StripeEvent]:
+    async def read() -> list[StripeEvent]:
         async with server.db.sessions() as session:
-            return list(await session.scalars(select(WebhookEvent)))
+            return list(await session.scalars(select(StripeEvent)))
 
     return server.call(read)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.catalog.models import Product
+from qrcheckout.errors import APIError
 
 DEMO_CATALOG = (
     ("espresso", "Espresso", "A double shot of our house blend.", 250),
@@ -29,6 +31,46 @@ async def products_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str,
     wanted = set(ids)
     result = await session.scalars(select(Product).where(Product.id.in_(wanted), Product.active))
     return {p.id: p for p in result}
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    product: Product
+    quantity: int
+
+    @property
+    def amount(self) -> int:
+        return self.product.unit_amount * self.quantity
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    """A cart priced from the catalog: one currency, quantities of one product summed."""
+
+    currency: str
+    lines: tuple[PricedLine, ...]
+
+    @property
+    def amount(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+
+async def price_cart(session: AsyncSession, items: Iterable[tuple[str, int]]) -> PricedCart:
+    """Price ``(product_id, quantity)`` pairs; 422 for an unknown product or mixed currencies."""
+    quantities: dict[str, int] = {}
+    for product_id, quantity in items:
+        quantities[product_id] = quantities.get(product_id, 0) + quantity
+    products = await products_by_id(session, quantities)
+    missing = [pid for pid in quantities if pid not in products]
+    if missing:
+        raise APIError(422, "unknown_product", f"No product with id {missing[0]!r} in the catalog.")
+    currencies = {p.currency for p in products.values()}
+    if len(currencies) > 1:
+        raise APIError(422, "mixed_currencies", "All items of one checkout must share a currency.")
+    return PricedCart(
+        currency=currencies.pop(),
+        lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in quantities.items()),
+    )
 
 
 async def seed_demo_catalog(session: AsyncSession, currency: str = "usd") -> int:

@@ -20,7 +20,7 @@ class ClientPriceRefused(ValueError):
     """A request carried a price or amount: the catalog alone sets prices."""
 
 
-def _refuse_prices(data: Any) -> Any:
+def refuse_prices(data: Any) -> Any:
     if isinstance(data, dict):
         sent = sorted(PRICE_FIELDS & data.keys())
         if sent:
@@ -39,7 +39,7 @@ class ItemIn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_prices(cls, data: Any) -> Any:
-        return _refuse_prices(data)
+        return refuse_prices(data)
 
 
 class TokenCreate(BaseModel):
@@ -53,7 +53,7 @@ class TokenCreate(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_prices(cls, data: Any) -> Any:
-        return _refuse_prices(data)
+        return refuse_prices(data)
 
     @model_validator(mode="after")
     def _ttl_needs_expiry(self) -> TokenCreate:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qrcheckout.catalog.service import products_by_id
+from qrcheckout.catalog.service import PricedCart, price_cart
 from qrcheckout.checkout.models import Payment, Token, TokenItem
 from qrcheckout.checkout.schemas import ItemOut, TokenCreate, TokenOut
 from qrcheckout.checkout.states import (
@@ -108,61 +108,55 @@ class CheckoutService:
 
     async def create(self, request: TokenCreate) -> Token:
         async with self.unit() as (session, _):
-            quantities: dict[str, int] = {}
-            for item in request.items:
-                quantities[item.product_id] = quantities.get(item.product_id, 0) + item.quantity
-            products = await products_by_id(session, quantities)
-            missing = [pid for pid in quantities if pid not in products]
-            if missing:
-                raise APIError(
-                    422, "unknown_product", f"No product with id {missing[0]!r} in the catalog."
-                )
-            currencies = {p.currency for p in products.values()}
-            if len(currencies) > 1:
-                raise APIError(
-                    422, "mixed_currencies", "All items of one checkout must share a currency."
-                )
-            now = utcnow()
-            kind = request.kind
+            cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
+            if cart.amount <= 0:
+                raise APIError(422, "zero_amount", "A checkout must have something to pay.")
             ttl = (
                 request.ttl_seconds
                 or {
                     TokenKind.DYNAMIC: self.settings.dynamic_ttl_seconds,
                     TokenKind.TEMPORARY: self.settings.temporary_ttl_seconds,
                     TokenKind.STATIC: None,
-                }[kind]
+                }[request.kind]
             )
-            token = Token(
-                id=str(uuid.uuid4()),
-                kind=kind.value,
-                status=TokenStatus.INPROGRESS.value,
-                created_at=now,
-                updated_at=now,
-                end_at=now + timedelta(seconds=ttl) if ttl else None,
-                amount_total=0,
-                currency=currencies.pop(),
-                customer_email=request.customer_email,
-                paid_count=0,
-                items=[],
-                payments=[],
-            )
-            for position, (pid, quantity) in enumerate(quantities.items()):
-                product = products[pid]
-                token.items.append(
-                    TokenItem(
-                        position=position,
-                        product_id=pid,
-                        name=product.name,
-                        description=product.description,
-                        unit_amount=product.unit_amount,
-                        quantity=quantity,
-                        amount=product.unit_amount * quantity,
-                    )
+            return self.add_token(session, request.kind, cart, ttl, request.customer_email)
+
+    def add_token(
+        self,
+        session: AsyncSession,
+        kind: TokenKind,
+        cart: PricedCart,
+        ttl_seconds: int | None,
+        customer_email: str | None,
+    ) -> Token:
+        """A new live token for a priced cart, added to the caller's transaction."""
+        now = utcnow()
+        token = Token(
+            id=str(uuid.uuid4()),
+            kind=kind.value,
+            status=TokenStatus.INPROGRESS.value,
+            created_at=now,
+            updated_at=now,
+            end_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds else None,
+            amount_total=cart.amount,
+            currency=cart.currency,
+            customer_email=customer_email,
+            paid_count=0,
+            items=[
+                TokenItem(
+                    position=position,
+                    product_id=line.product.id,
+                    name=line.product.name,
+                    description=line.product.description,
+                    unit_amount=line.product.unit_amount,
+                    quantity=line.quantity,
+                    amount=line.amount,
                 )
-            token.amount_total = sum(item.amount for item in token.items)
-            if token.amount_total <= 0:
-                raise APIError(422, "zero_amount", "A checkout must have something to pay.")
-            session.add(token)
+                for position, line in enumerate(cart.lines)
+            ],
+            payments=[],
+        )
+        session.add(token)
         return token
 
     # -- scanning ----------------------------------------------------------------------------

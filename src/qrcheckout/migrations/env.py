@@ -7,6 +7,8 @@ from sqlalchemy import create_engine
 
 import qrcheckout.catalog.models
 import qrcheckout.checkout.models
+import qrcheckout.notifications.models
+import qrcheckout.orders.models
 import qrcheckout.webhooks.models  # noqa: F401 - registers the tables
 from qrcheckout.db import Base
 

@@ -50,19 +50,72 @@ class CheckoutSession:
     metadata: dict[str, str]
 
 
+@dataclass(frozen=True)
+class ChargeRequest:
+    """Take ``amount`` now from a single-use card token (``tok_...``)."""
+
+    amount: int
+    currency: str
+    source: str
+    idempotency_key: str
+    description: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Charge:
+    id: str
+    status: str  # succeeded | pending | failed
+    amount: int
+    currency: str
+    payment_intent: str | None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Give back ``amount`` (all that is left when None) of a payment (``pi_...`` or ``ch_...``)."""
+
+    payment: str
+    idempotency_key: str
+    amount: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    status: str  # pending | succeeded | failed | canceled | requires_action
+    amount: int
+    currency: str
+
+
 class ProviderError(Exception):
     """Anything the provider refused or could not do.
 
     ``code`` is the provider's machine-readable code where it gave one
     (``card_declined``, ``idempotency_error``, ``api_connection_error``, ...);
-    ``http_status`` is the provider's status, or None when it was never reached.
+    ``http_status`` is the provider's status, or None when it was never reached;
+    ``decline_code`` is the issuer's reason when a card was declined.
     """
 
-    def __init__(self, message: str, *, code: str, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        http_status: int | None = None,
+        decline_code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.http_status = http_status
+        self.decline_code = decline_code
+
+    @property
+    def is_card_error(self) -> bool:
+        """The card was refused (402): the buyer's problem, not the service's."""
+        return self.http_status == 402
 
 
 class WebhookSignatureError(Exception):
@@ -91,6 +144,14 @@ class PaymentProvider(Protocol):
 
     async def expire_checkout_session(self, session_id: str) -> CheckoutSession:
         """Close an open session so the customer can no longer pay it."""
+        ...
+
+    async def charge(self, request: ChargeRequest) -> Charge:
+        """Charge a card token; the same ``idempotency_key`` never charges twice."""
+        ...
+
+    async def refund(self, request: RefundRequest) -> Refund:
+        """Refund all or part of a payment; the same ``idempotency_key`` refunds once."""
         ...
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict[str, Any]:

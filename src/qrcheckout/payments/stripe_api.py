@@ -8,8 +8,12 @@ from typing import Any
 import stripe
 
 from qrcheckout.payments.provider import (
+    Charge,
+    ChargeRequest,
     CheckoutSession,
     ProviderError,
+    Refund,
+    RefundRequest,
     SessionRequest,
     WebhookSignatureError,
 )
@@ -62,13 +66,50 @@ class StripeProvider:
         if request.client_reference_id:
             params["client_reference_id"] = request.client_reference_id
         options: Any = {"idempotency_key": request.idempotency_key}
-        return await self._call(self._client.v1.checkout.sessions.create_async(params, options))
+        return _to_session(
+            await _call(self._client.v1.checkout.sessions.create_async(params, options))
+        )
 
     async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
-        return await self._call(self._client.v1.checkout.sessions.retrieve_async(session_id))
+        return _to_session(
+            await _call(self._client.v1.checkout.sessions.retrieve_async(session_id))
+        )
 
     async def expire_checkout_session(self, session_id: str) -> CheckoutSession:
-        return await self._call(self._client.v1.checkout.sessions.expire_async(session_id))
+        return _to_session(await _call(self._client.v1.checkout.sessions.expire_async(session_id)))
+
+    async def charge(self, request: ChargeRequest) -> Charge:
+        params: Any = {
+            "amount": request.amount,
+            "currency": request.currency,
+            "source": request.source,
+            "metadata": dict(request.metadata),
+        }
+        if request.description:
+            params["description"] = request.description
+        options: Any = {"idempotency_key": request.idempotency_key}
+        obj = (await _call(self._client.v1.charges.create_async(params, options))).to_dict()
+        return Charge(
+            id=obj["id"],
+            status=obj.get("status") or "pending",
+            amount=obj["amount"],
+            currency=obj["currency"],
+            payment_intent=_id(obj.get("payment_intent")),
+        )
+
+    async def refund(self, request: RefundRequest) -> Refund:
+        target = "payment_intent" if request.payment.startswith("pi_") else "charge"
+        params: Any = {target: request.payment, "metadata": dict(request.metadata)}
+        if request.amount is not None:
+            params["amount"] = request.amount
+        options: Any = {"idempotency_key": request.idempotency_key}
+        obj = (await _call(self._client.v1.refunds.create_async(params, options))).to_dict()
+        return Refund(
+            id=obj["id"],
+            status=obj.get("status") or "pending",
+            amount=obj["amount"],
+            currency=obj["currency"],
+        )
 
     def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict[str, Any]:
         try:
@@ -86,23 +127,29 @@ class StripeProvider:
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
-    @staticmethod
-    async def _call(pending: Any) -> CheckoutSession:
-        try:
-            session = await pending
-        except stripe.StripeError as exc:
-            error = exc.error
-            code = (error.code if error is not None else None) or type(exc).__name__
-            message = exc.user_message or str(exc)
-            raise ProviderError(message, code=code, http_status=exc.http_status) from exc
-        return _to_session(session)
+
+async def _call(pending: Any) -> Any:
+    try:
+        return await pending
+    except stripe.StripeError as exc:
+        error = exc.error
+        code = (error.code if error is not None else None) or type(exc).__name__
+        decline_code = error.decline_code if error is not None else None
+        message = (error.message if error is not None else None) or exc.user_message or str(exc)
+        raise ProviderError(
+            message, code=code, http_status=exc.http_status, decline_code=decline_code
+        ) from exc
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
 
 
 def _to_session(resource: Any) -> CheckoutSession:
     obj = resource.to_dict()
-    payment_intent = obj.get("payment_intent")
-    if isinstance(payment_intent, dict):
-        payment_intent = payment_intent.get("id")
+    payment_intent = _id(obj.get("payment_intent"))
     return CheckoutSession(
         id=obj["id"],
         url=obj.get("url"),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -15,15 +13,11 @@ from typing import Any
 
 import httpx
 
+from qrcheckout.signing import sign
+
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 3600.0
-
-
-def sign(payload: str, secret: str, timestamp: int) -> str:
-    """The ``Stripe-Signature`` header: HMAC-SHA256 of ``"{t}.{payload}"`` keyed by the secret."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from qrcheckout.errors import APIError
 from qrcheckout.webhooks.service import WebhookService
 
 router = APIRouter(tags=["webhooks"])
@@ -21,3 +23,13 @@ async def stripe_webhook(request: Request) -> dict[str, Any]:
         "status": receipt.status.value,
         "duplicate": receipt.duplicate,
     }
+
+
+@router.post("/v1/webhooks/echo", include_in_schema=False)
+async def echo(request: Request) -> dict[str, Any]:
+    """Parses the body and nothing more: the baseline the webhook benchmark compares against."""
+    try:
+        event = json.loads(await request.body())
+    except ValueError as exc:
+        raise APIError(400, "invalid_json", "The body is not valid JSON.") from exc
+    return {"received": True, "id": event.get("id") if isinstance(event, dict) else None}

@@ -10,11 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from qrcheckout.db import Base, UTCDateTime, utcnow
 
 
-class WebhookEvent(Base):
-    __tablename__ = "webhook_events"
+class StripeEvent(Base):
+    __tablename__ = "stripe_events"
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(128), index=True)
+    # The event's own ``created``, in Unix seconds as the provider sent it.
+    created: Mapped[int | None] = mapped_column(Integer)
     # received -> processed | ignored | failed (failed is retried on redelivery)
     status: Mapped[str] = mapped_column(String(16), index=True)
     payload: Mapped[str] = mapped_column(Text)

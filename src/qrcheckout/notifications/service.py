@@ -1,0 +1,218 @@
+"""Telling the merchant's backend: events stored with the change that caused them, then
+delivered signed, retried with backoff until a 2xx or the last attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qrcheckout.db import Database, utcnow
+from qrcheckout.notifications.models import Delivery, DeliveryAttempt, Notification
+from qrcheckout.signing import sign
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Qrcheckout-Signature"
+TIMEOUT_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 3600.0
+# A claimed delivery is left alone this long, so another instance does not send it as well.
+LEASE_SECONDS = 60
+BATCH = 50
+
+
+class Notifier:
+    def __init__(
+        self,
+        db: Database,
+        urls: list[str],
+        secret: str,
+        *,
+        retry_base_seconds: float,
+        max_attempts: int,
+    ) -> None:
+        self.db = db
+        self.urls = urls
+        self.secret = secret
+        self.retry_base_seconds = retry_base_seconds
+        self.max_attempts = max_attempts
+        self.wake = asyncio.Event()
+        self._client: httpx.AsyncClient | None = None
+
+    async def enqueue(
+        self, session: AsyncSession, event_type: str, dedupe_key: str, obj: dict[str, Any]
+    ) -> bool:
+        """Add an event in the caller's transaction; False when this key was already told."""
+        if not self.urls:
+            return False
+        event_id = "evt_" + secrets.token_hex(12)
+        now = utcnow()
+        payload = json.dumps(
+            {
+                "id": event_id,
+                "object": "event",
+                "type": event_type,
+                "created": int(now.timestamp()),
+                "data": {"object": obj},
+            }
+        )
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        added = await session.execute(
+            insert(Notification)
+            .values(
+                id=event_id,
+                type=event_type,
+                dedupe_key=dedupe_key,
+                order_id=obj.get("id"),
+                payload=payload,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        if added.rowcount == 0:  # type: ignore[attr-defined]
+            return False
+        session.add_all(
+            Delivery(
+                notification_id=event_id,
+                url=url,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+            )
+            for url in self.urls
+        )
+        self.wake.set()
+        return True
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def deliver_due(self) -> int:
+        """Send every delivery whose time has come; returns how many were attempted."""
+        claimed = await self._claim()
+        if claimed:
+            await asyncio.gather(*(self._send(*item) for item in claimed))
+        return len(claimed)
+
+    async def _claim(self) -> list[tuple[int, str, str, str, int]]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(Delivery, Notification.payload)
+                    .join(Notification, Notification.id == Delivery.notification_id)
+                    .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                    .order_by(Delivery.next_attempt_at)
+                    .limit(BATCH)
+                    .with_for_update(of=Delivery, skip_locked=True)
+                )
+            ).all()
+            claimed = []
+            for delivery, payload in rows:
+                delivery.attempts += 1
+                delivery.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
+                claimed.append(
+                    (
+                        delivery.id,
+                        delivery.notification_id,
+                        delivery.url,
+                        payload,
+                        delivery.attempts,
+                    )
+                )
+        return claimed
+
+    async def _send(
+        self, delivery_id: int, event_id: str, url: str, payload: str, attempt: int
+    ) -> None:
+        assert self._client is not None
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            response = await self._client.post(
+                url,
+                content=payload,
+                headers={
+                    "Content-Type": "application/json",
+                    SIGNATURE_HEADER: sign(payload, self.secret, int(time.time())),
+                    "Qrcheckout-Event-Id": event_id,
+                },
+            )
+            status_code = response.status_code
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        succeeded = status_code is not None and 200 <= status_code < 300
+        now = utcnow()
+        if succeeded:
+            values: dict[str, Any] = {"status": "delivered", "delivered_at": now}
+        elif attempt >= self.max_attempts:
+            values = {"status": "failed"}
+            log.error("gave up delivering %s to %s after %d attempts", event_id, url, attempt)
+        else:
+            delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+            values = {"next_attempt_at": now + timedelta(seconds=delay)}
+        async with self.db.transaction() as session:
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery_id,
+                    notification_id=event_id,
+                    url=url,
+                    attempt=attempt,
+                    status_code=status_code,
+                    error=error,
+                    created_at=now,
+                )
+            )
+            await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(values))
+
+    async def attempts(self, event_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """The delivery log, newest first."""
+        query = (
+            select(DeliveryAttempt, Notification.type)
+            .join(Notification, Notification.id == DeliveryAttempt.notification_id)
+            .order_by(DeliveryAttempt.id.desc())
+            .limit(limit)
+        )
+        if event_id is not None:
+            query = query.where(DeliveryAttempt.notification_id == event_id)
+        async with self.db.sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            {
+                "event": attempt.notification_id,
+                "type": event_type,
+                "url": attempt.url,
+                "attempt": attempt.attempt,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+                "succeeded": attempt.status_code is not None and 200 <= attempt.status_code < 300,
+                "created_at": attempt.created_at.isoformat(),
+            }
+            for attempt, event_type in rows
+        ]
+
+    async def run_forever(self, interval: float) -> None:
+        while True:
+            try:
+                while await self.deliver_due():
+                    pass
+            except Exception:
+                log.exception("delivering merchant webhooks failed; trying again")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), interval)

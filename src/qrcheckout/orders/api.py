@@ -1,0 +1,145 @@
+"""Order routes: create, read, list, cancel, charge a card token (JSON:API), refund, and
+what the signed-in buyer was granted."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from qrcheckout import auth
+from qrcheckout.auth import Buyer
+from qrcheckout.errors import APIError, error_body
+from qrcheckout.orders.schemas import (
+    EntitlementList,
+    EntitlementOut,
+    OrderCreate,
+    OrderList,
+    OrderOut,
+    RefundCreate,
+)
+from qrcheckout.orders.service import MAX_PAGE, OrderService
+
+router = APIRouter(tags=["orders"])
+
+OptionalBuyer = Annotated[Buyer | None, Depends(auth.optional_buyer)]
+SignedIn = Annotated[Buyer, Depends(auth.buyer)]
+Merchant = Depends(auth.merchant)
+
+
+def _service(request: Request) -> OrderService:
+    service: OrderService = request.app.state.orders
+    return service
+
+
+@router.post("/v1/orders", status_code=201, response_model=OrderOut)
+async def create_order(body: OrderCreate, request: Request, buyer: OptionalBuyer) -> OrderOut:
+    service = _service(request)
+    return service.to_out(await service.create(body, buyer))
+
+
+@router.get("/v1/orders", response_model=OrderList)
+async def list_orders(
+    request: Request,
+    buyer: SignedIn,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+) -> OrderList:
+    service = _service(request)
+    orders, has_more = await service.list_for(buyer.subject, limit, starting_after)
+    return OrderList(data=[service.to_out(o) for o in orders], has_more=has_more)
+
+
+@router.get("/v1/orders/{order_id}", response_model=OrderOut)
+async def get_order(order_id: str, request: Request) -> OrderOut:
+    service = _service(request)
+    return service.to_out(await service.get(order_id))
+
+
+@router.post("/v1/orders/{order_id}/cancel", response_model=OrderOut)
+async def cancel_order(order_id: str, request: Request, buyer: OptionalBuyer) -> OrderOut:
+    service = _service(request)
+    return service.to_out(await service.cancel(order_id, buyer))
+
+
+@router.post("/v1/orders/{order_id}/charge")
+async def charge_order(order_id: str, request: Request) -> JSONResponse:
+    """JSON:API in and out: ``{"data": {"type": "charge", "attributes": {"stripe": "tok_"}}}``."""
+    service = _service(request)
+    try:
+        buyer = auth.buyer(request)
+        order = await service.charge(order_id, buyer, _card_token(await request.body()))
+    except APIError as exc:
+        return _jsonapi_error(exc)
+    attributes = service.to_out(order).model_dump(mode="json")
+    return JSONResponse(
+        {"data": {"type": "order", "id": order.id, "attributes": attributes}},
+        media_type="application/vnd.api+json",
+    )
+
+
+def _card_token(body: bytes) -> str | None:
+    try:
+        document: Any = json.loads(body) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise APIError(400, "invalid_json", "The request body is not valid JSON.") from exc
+    data = document.get("data") if isinstance(document, dict) else None
+    if isinstance(data, dict) and data.get("type") not in (None, "charge", "charges"):
+        raise APIError(422, "invalid_type", "data.type must be 'charge'.")
+    attributes = data.get("attributes") if isinstance(data, dict) else None
+    token = attributes.get("stripe") if isinstance(attributes, dict) else None
+    if token is not None and not isinstance(token, str):
+        raise APIError(422, "token_missing", "data.attributes.stripe must be a card token string.")
+    return token.strip() if token else None
+
+
+def _jsonapi_error(exc: APIError) -> JSONResponse:
+    meta = {k: v for k, v in exc.extra.items() if v is not None}
+    body = error_body(exc.code, exc.message, **exc.extra)
+    body["errors"] = [
+        {
+            "status": str(exc.status),
+            "code": exc.code,
+            "title": exc.code.replace("_", " "),
+            "detail": exc.message,
+        }
+        | ({"meta": meta} if meta else {})
+    ]
+    return JSONResponse(body, exc.status, media_type="application/vnd.api+json")
+
+
+@router.post("/v1/orders/{order_id}/refunds", status_code=201, dependencies=[Merchant])
+async def refund_order(order_id: str, request: Request) -> dict[str, Any]:
+    service = _service(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise APIError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-200 characters.")
+    raw = await request.body()
+    try:
+        # The body is optional: none (or ``{}``) refunds all that is left.
+        amount = RefundCreate.model_validate_json(raw).amount if raw.strip() else None
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+    refund, order = await service.refund(order_id, amount, key)
+    return {
+        "refund": {
+            "id": refund.id,
+            "object": "refund",
+            "amount": refund.amount,
+            "currency": order.currency,
+            "status": refund.status,
+            "source": refund.source,
+            "created_at": refund.created_at.isoformat(),
+        },
+        "order": service.to_out(order).model_dump(mode="json"),
+    }
+
+
+@router.get("/v1/me/entitlements", response_model=EntitlementList)
+async def my_entitlements(request: Request, buyer: SignedIn) -> EntitlementList:
+    rows = await _service(request).entitlements(buyer)
+    return EntitlementList(data=[EntitlementOut.model_validate(row) for row in rows])

@@ -1,0 +1,110 @@
+"""Orders, their priced items, the payments and refunds seen for them, and what they granted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from qrcheckout.checkout.models import Token
+from qrcheckout.db import Base, UTCDateTime, utcnow
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    payment_mode: Mapped[str] = mapped_column(String(16))
+    # The JWT subject that created it; None for an order placed with an email only.
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_paid: Mapped[int] = mapped_column(Integer, default=0)
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Charge attempts the provider declined; keys the next attempt's idempotency key.
+    declined_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    token_id: Mapped[str | None] = mapped_column(ForeignKey("tokens.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+
+    # The QR checkout token that sells it; None for a free order.
+    token: Mapped[Token | None] = relationship(lazy="selectin")
+    items: Mapped[list[OrderItem]] = relationship(
+        lazy="selectin", order_by="OrderItem.position", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list[OrderPayment]] = relationship(
+        lazy="selectin", order_by="OrderPayment.created_at", cascade="all, delete-orphan"
+    )
+    refunds: Mapped[list[OrderRefund]] = relationship(
+        lazy="selectin", order_by="OrderRefund.created_at", cascade="all, delete-orphan"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    unit_amount: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+
+
+class OrderPayment(Base):
+    """Money taken for an order, keyed by the provider's PaymentIntent or Charge id."""
+
+    __tablename__ = "order_payments"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    # The charge behind it when known: refund events name the charge.
+    charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    applied: Mapped[bool] = mapped_column(default=False)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    # What the provider last reported as refunded on the charge (a charge.refunded event).
+    provider_amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    problem: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OrderRefund(Base):
+    __tablename__ = "order_refunds"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("order_payments.id", ondelete="CASCADE"))
+    amount: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Entitlement(Base):
+    """What a buyer was granted by a completed order: one row per order and product, ever."""
+
+    __tablename__ = "entitlements"
+    __table_args__ = (UniqueConstraint("order_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str] = mapped_column(String(320), index=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

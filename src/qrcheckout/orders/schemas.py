@@ -1,0 +1,127 @@
+"""Order API shapes. A client names products and quantities, never prices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY, refuse_prices
+from qrcheckout.orders.states import OrderStatus, PaymentMode
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: str = Field(
+        min_length=1, max_length=64, validation_alias=AliasChoices("product_id", "productId")
+    )
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_prices(cls, data: Any) -> Any:
+        return refuse_prices(data)
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    customer_email: EmailStr | None = None
+    payment_mode: PaymentMode = PaymentMode.STRIPE
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_prices(cls, data: Any) -> Any:
+        return refuse_prices(data)
+
+
+class OrderItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    product_id: str
+    name: str
+    unit_amount: int
+    quantity: int
+    amount: int
+
+
+class OrderPaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    amount: int
+    currency: str
+    status: str
+    applied: bool
+    amount_refunded: int
+    problem: str | None
+    created_at: datetime
+
+
+class OrderRefundOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    amount: int
+    status: str
+    source: str
+    created_at: datetime
+
+
+class OrderOut(BaseModel):
+    id: str
+    identifier: str
+    object: str = "order"
+    status: OrderStatus
+    payment_mode: PaymentMode
+    amount: int
+    amount_paid: int
+    amount_refunded: int
+    amount_due: int
+    currency: str
+    attempts: int
+    owner: str | None
+    customer_email: str | None
+    items: list[OrderItemOut]
+    created_at: datetime
+    expires_at: datetime | None
+    completed_at: datetime | None
+    payment_url: str | None
+    qr_url: str | None
+    token_id: str | None
+    payments: list[OrderPaymentOut]
+    refunds: list[OrderRefundOut]
+    failure_code: str | None
+    failure_message: str | None
+
+
+class OrderList(BaseModel):
+    object: str = "list"
+    data: list[OrderOut]
+    has_more: bool
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(default=None, ge=1, strict=True)
+
+
+class EntitlementOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_id: str
+    product_id: str
+    quantity: int
+    owner: str
+    granted_at: datetime
+    revoked_at: datetime | None
+
+
+class EntitlementList(BaseModel):
+    object: str = "list"
+    data: list[EntitlementOut]

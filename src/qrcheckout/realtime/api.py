@@ -1,0 +1,46 @@
+"""``/v1/realtime/stripe``: every Stripe event the service accepted, over WebSocket, filtered
+by a selector (``?selector=id = 'ch_...'``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from qrcheckout.realtime import selector
+from qrcheckout.realtime.bus import Bus
+from qrcheckout.webhooks.service import STRIPE_CHANNEL
+
+router = APIRouter(tags=["realtime"])
+
+KEEPALIVE_SECONDS = 15.0
+
+
+@router.websocket("/v1/realtime/stripe")
+async def stripe_channel(websocket: WebSocket, selector_text: str = "") -> None:
+    text = websocket.query_params.get("selector", selector_text)
+    try:
+        wanted = selector.parse(text) if text else None
+    except selector.SelectorError as exc:
+        await websocket.close(code=4400, reason=f"bad selector: {exc}"[:120])
+        return
+    bus: Bus = websocket.app.state.bus
+    # Subscribed before the client is told so, so no event falls between the two.
+    async with bus.subscribe(STRIPE_CHANNEL) as sub:
+        try:
+            await websocket.accept()
+            await websocket.send_json(
+                {"type": "subscribed", "channel": STRIPE_CHANNEL, "selector": text or None}
+            )
+            while True:
+                try:
+                    message = await asyncio.wait_for(sub.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await websocket.send_json({"type": "keepalive"})
+                    continue
+                if wanted is None or wanted.matches(message["payload"]):
+                    await websocket.send_json(
+                        {"type": "event", "channel": STRIPE_CHANNEL, "data": message}
+                    )
+        except WebSocketDisconnect:
+            return
