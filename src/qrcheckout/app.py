@@ -114,10 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         orders = OrderService(service, notifier)
         webhooks = WebhookService(service)
-        webhooks.on(ORDER_PAYMENT_EVENTS, orders.on_session_event)
-        webhooks.on(("charge.succeeded",), orders.on_charge_succeeded)
-        webhooks.on(("charge.refunded",), orders.on_charge_refunded)
-        webhooks.on(REFUND_EVENTS, orders.on_refund_event)
+        webhooks.on(ORDER_PAYMENT_EVENTS, orders.ledger.on_session_event)
+        webhooks.on(("charge.succeeded",), orders.ledger.on_charge_succeeded)
+        webhooks.on(("charge.refunded",), orders.ledger.on_charge_refunded)
+        webhooks.on(REFUND_EVENTS, orders.ledger.on_refund_event)
         app.state.db = db
         app.state.bus = bus
         app.state.checkout = service

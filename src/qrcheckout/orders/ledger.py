@@ -1,0 +1,314 @@
+"""The one place money meets orders: payments applied once, refunds settled, fulfilment.
+
+Every payment the provider reports for an order goes through ``record_payment`` and every
+refund through ``settle_refunds``, inside the transaction of the request or event that
+brought it, so a duplicate, concurrent or replayed event changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qrcheckout.checkout.states import can_move
+from qrcheckout.db import utcnow
+from qrcheckout.errors import APIError
+from qrcheckout.notifications.service import Notifier
+from qrcheckout.orders.models import Entitlement, Order, OrderPayment, OrderRefund
+from qrcheckout.orders.states import (
+    COUNTED_REFUND_STATUSES,
+    ORDER_TRANSITIONS,
+    PAYMENT_TRANSITIONS,
+    OrderPaymentStatus,
+    OrderStatus,
+    RefundSource,
+)
+from qrcheckout.realtime.bus import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Ledger:
+    def __init__(self, notifier: Notifier, render: Callable[[Order], dict[str, Any]]) -> None:
+        self.notifier = notifier
+        self.message = render
+
+    # -- provider events (inside the webhook transaction) ---------------------------------
+
+    async def on_session_event(
+        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+    ) -> bool:
+        obj = event["data"]["object"]
+        paid = event["type"] == "checkout.session.async_payment_succeeded" or (
+            event["type"] == "checkout.session.completed" and obj.get("payment_status") == "paid"
+        )
+        token_id = (obj.get("metadata") or {}).get("token_id")
+        if not paid or not isinstance(token_id, str):
+            return False
+        order = await find_order(session, Order.token_id == token_id)
+        if order is None:
+            return False
+        payment_id = obj.get("payment_intent") or obj.get("id")
+        amount, currency = obj.get("amount_total"), obj.get("currency")
+        if not isinstance(payment_id, str) or not isinstance(amount, int):
+            return False
+        await self.record_payment(
+            session, outbox, order, payment_id, None, amount, str(currency or "").lower()
+        )
+        return True
+
+    async def on_charge_succeeded(
+        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+    ) -> bool:
+        obj = event["data"]["object"]
+        charge_id, intent = obj.get("id"), obj.get("payment_intent")
+        payment_id = intent if isinstance(intent, str) else charge_id
+        if not isinstance(payment_id, str):
+            return False
+        known = await session.get(OrderPayment, payment_id)
+        if known is not None:
+            known.charge_id = known.charge_id or charge_id
+            return True
+        order_id = (obj.get("metadata") or {}).get("order_id")
+        if not isinstance(order_id, str):
+            return False
+        order = await find_order(session, Order.id == order_id)
+        if order is None or not isinstance(obj.get("amount"), int):
+            return False
+        await self.record_payment(
+            session, outbox, order, payment_id, charge_id, obj["amount"], str(obj["currency"])
+        )
+        return True
+
+    async def on_refund_event(
+        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+    ) -> bool:
+        refund = event["data"]["object"]
+        found = await self._payment_of(session, refund.get("payment_intent"), refund.get("charge"))
+        if found is None or not isinstance(refund.get("id"), str):
+            return False
+        order, payment = found
+        upsert_refund(
+            order,
+            payment,
+            refund["id"],
+            int(refund.get("amount") or 0),
+            str(refund.get("status") or "pending"),
+            RefundSource.PROVIDER,
+        )
+        await self.settle_refunds(session, outbox, order, payment)
+        return True
+
+    async def on_charge_refunded(
+        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+    ) -> bool:
+        charge = event["data"]["object"]
+        found = await self._payment_of(session, charge.get("payment_intent"), charge.get("id"))
+        if found is None:
+            return False
+        order, payment = found
+        refunded = charge.get("amount_refunded")
+        if isinstance(refunded, int):
+            payment.provider_amount_refunded = max(payment.provider_amount_refunded, refunded)
+        for refund in (charge.get("refunds") or {}).get("data") or []:
+            upsert_refund(
+                order,
+                payment,
+                refund["id"],
+                int(refund.get("amount") or 0),
+                str(refund.get("status") or "pending"),
+                RefundSource.PROVIDER,
+            )
+        await self.settle_refunds(session, outbox, order, payment)
+        return True
+
+    async def _payment_of(
+        self, session: AsyncSession, intent: Any, charge: Any
+    ) -> tuple[Order, OrderPayment] | None:
+        payment = None
+        if isinstance(intent, str):
+            payment = await session.get(OrderPayment, intent)
+        if payment is None and isinstance(charge, str):
+            payment = await session.get(OrderPayment, charge) or await session.scalar(
+                select(OrderPayment).where(OrderPayment.charge_id == charge)
+            )
+        if payment is None:
+            return None
+        order = await load_order(session, payment.order_id, lock=True)
+        current = next(p for p in order.payments if p.id == payment.id)
+        if isinstance(charge, str):
+            current.charge_id = current.charge_id or charge
+        return order, current
+
+    # -- the one place money is applied -----------------------------------------------------
+
+    async def record_payment(
+        self,
+        session: AsyncSession,
+        outbox: Outbox,
+        order: Order,
+        payment_id: str,
+        charge_id: str | None,
+        amount: int,
+        currency: str,
+    ) -> OrderPayment:
+        """Apply a payment to a pending order once; money it cannot take is kept to refund."""
+        order = await load_order(session, order.id, lock=True)
+        for payment in order.payments:
+            if payment.id == payment_id:
+                payment.charge_id = payment.charge_id or charge_id
+                return payment
+        problem = None
+        if order.status != OrderStatus.PENDING:
+            problem = f"paid after the order was {order.status}"
+        elif amount != order.amount or currency != order.currency:
+            problem = f"paid {amount} {currency}, expected {order.amount} {order.currency}"
+        payment = OrderPayment(
+            id=payment_id,
+            order_id=order.id,
+            charge_id=charge_id,
+            status=(
+                OrderPaymentStatus.REFUND_PENDING if problem else OrderPaymentStatus.SUCCEEDED
+            ).value,
+            applied=problem is None,
+            amount=amount,
+            currency=currency,
+            amount_refunded=0,
+            provider_amount_refunded=0,
+            problem=problem,
+            created_at=utcnow(),
+        )
+        order.payments.append(payment)
+        if problem is None:
+            order.amount_paid = amount
+            await self.complete(session, outbox, order)
+        else:
+            log.error("order %s: %s; it will be refunded", order.id, problem)
+            if order.status == OrderStatus.PENDING:
+                order.failure_code = "amount_mismatch"
+                order.failure_message = f"A payment did not match this order: {problem}."
+        return payment
+
+    async def complete(self, session: AsyncSession, outbox: Outbox, order: Order) -> None:
+        if not move(order, OrderStatus.COMPLETED):
+            return
+        order.completed_at = utcnow()
+        order.failure_code = order.failure_message = None
+        owner = order.owner or order.customer_email or ""
+        granted = set(
+            await session.scalars(
+                select(Entitlement.product_id).where(Entitlement.order_id == order.id)
+            )
+        )
+        session.add_all(
+            Entitlement(
+                order_id=order.id,
+                product_id=item.product_id,
+                quantity=item.quantity,
+                owner=owner,
+                granted_at=order.completed_at,
+            )
+            for item in order.items
+            if item.product_id not in granted
+        )
+        await self.notifier.enqueue(
+            session, "order.completed", f"order.completed:{order.id}", self.message(order)
+        )
+        outbox.add(f"order:{order.id}", self.message(order))
+
+    async def settle_refunds(
+        self, session: AsyncSession, outbox: Outbox, order: Order, payment: OrderPayment
+    ) -> None:
+        """Bring a payment's refunded amount, and then its order, in line with its refunds."""
+        counted = sum(
+            r.amount
+            for r in order.refunds
+            if r.payment_id == payment.id and r.status in COUNTED_REFUND_STATUSES
+        )
+        payment.amount_refunded = min(
+            max(counted, payment.provider_amount_refunded), payment.amount
+        )
+        if not payment.applied:
+            if payment.amount_refunded >= payment.amount:
+                move_payment(payment, OrderPaymentStatus.REFUNDED)
+            return
+        before = order.amount_refunded
+        order.amount_refunded = sum(p.amount_refunded for p in order.payments if p.applied)
+        if order.amount_refunded <= before:
+            return
+        target = (
+            OrderStatus.REFUNDED
+            if order.amount_refunded >= order.amount_paid
+            else OrderStatus.PARTIALLY_REFUNDED
+        )
+        move(order, target)
+        if order.status == OrderStatus.REFUNDED:
+            await session.execute(
+                update(Entitlement)
+                .where(Entitlement.order_id == order.id, Entitlement.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        await self.notifier.enqueue(
+            session,
+            "order.refunded",
+            f"order.refunded:{order.id}:{order.amount_refunded}",
+            self.message(order),
+        )
+        outbox.add(f"order:{order.id}", self.message(order))
+
+
+def upsert_refund(
+    order: Order,
+    payment: OrderPayment,
+    refund_id: str,
+    amount: int,
+    status: str,
+    source: RefundSource,
+) -> OrderRefund:
+    for refund in order.refunds:
+        if refund.id == refund_id:
+            refund.status = status
+            return refund
+    refund = OrderRefund(
+        id=refund_id,
+        order_id=order.id,
+        payment_id=payment.id,
+        amount=amount,
+        status=status,
+        source=source.value,
+        created_at=utcnow(),
+    )
+    order.refunds.append(refund)
+    return refund
+
+
+def move(order: Order, target: OrderStatus) -> bool:
+    if not can_move(ORDER_TRANSITIONS, OrderStatus(order.status), target):
+        return False
+    order.status = target.value
+    return True
+
+
+def move_payment(payment: OrderPayment, target: OrderPaymentStatus) -> bool:
+    if not can_move(PAYMENT_TRANSITIONS, OrderPaymentStatus(payment.status), target):
+        return False
+    payment.status = target.value
+    return True
+
+
+async def find_order(session: AsyncSession, where: Any, *, lock: bool = True) -> Order | None:
+    query = select(Order).where(where).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).one_or_none()
+
+
+async def load_order(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
+    order = await find_order(session, Order.id == order_id, lock=lock)
+    if order is None:
+        raise APIError(404, "order_not_found", f"No order with identifier {order_id!r}.")
+    return order
