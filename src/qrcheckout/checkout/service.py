@@ -22,7 +22,7 @@ from qrcheckout.checkout.states import (
     PaymentStatus,
     TokenKind,
     TokenStatus,
-    can_move,
+    advance,
 )
 from qrcheckout.config import Settings
 from qrcheckout.db import Database, utcnow
@@ -367,17 +367,11 @@ def _end(token: Token, target: TokenStatus, code: str, message: str) -> None:
 
 
 def _move(token: Token, target: TokenStatus) -> bool:
-    if not can_move(TOKEN_TRANSITIONS, TokenStatus(token.status), target):
-        return False
-    token.status = target.value
-    return True
+    return advance(token, TOKEN_TRANSITIONS, target)
 
 
 def _move_payment(payment: Payment, target: PaymentStatus) -> bool:
-    if not can_move(PAYMENT_TRANSITIONS, PaymentStatus(payment.status), target):
-        return False
-    payment.status = target.value
-    return True
+    return advance(payment, PAYMENT_TRANSITIONS, target)
 
 
 def _is_due(token: Token, now: datetime) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 
 class TokenKind(StrEnum):
@@ -70,3 +70,11 @@ S = TypeVar("S", bound=StrEnum)
 def can_move(table: dict[S, frozenset[S]], current: S, target: S) -> bool:
     """True when ``current -> target`` is in ``table``; staying put is not a move."""
     return target in table[current]
+
+
+def advance(record: Any, table: dict[S, frozenset[S]], target: S) -> bool:
+    """Set ``record.status`` to ``target`` when ``table`` allows the move; False otherwise."""
+    if not can_move(table, type(target)(record.status), target):
+        return False
+    record.status = target.value
+    return True

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qrcheckout.checkout.states import can_move
+from qrcheckout.checkout.states import advance
 from qrcheckout.db import utcnow
 from qrcheckout.errors import APIError
 from qrcheckout.notifications.service import Notifier
@@ -92,14 +92,7 @@ class Ledger:
         if found is None or not isinstance(refund.get("id"), str):
             return False
         order, payment = found
-        upsert_refund(
-            order,
-            payment,
-            refund["id"],
-            int(refund.get("amount") or 0),
-            str(refund.get("status") or "pending"),
-            RefundSource.PROVIDER,
-        )
+        _seen_refund(order, payment, refund)
         await self.settle_refunds(session, outbox, order, payment)
         return True
 
@@ -115,14 +108,7 @@ class Ledger:
         if isinstance(refunded, int):
             payment.provider_amount_refunded = max(payment.provider_amount_refunded, refunded)
         for refund in (charge.get("refunds") or {}).get("data") or []:
-            upsert_refund(
-                order,
-                payment,
-                refund["id"],
-                int(refund.get("amount") or 0),
-                str(refund.get("status") or "pending"),
-                RefundSource.PROVIDER,
-            )
+            _seen_refund(order, payment, refund)
         await self.settle_refunds(session, outbox, order, payment)
         return True
 
@@ -234,7 +220,7 @@ class Ledger:
         )
         if not payment.applied:
             if payment.amount_refunded >= payment.amount:
-                move_payment(payment, OrderPaymentStatus.REFUNDED)
+                advance(payment, PAYMENT_TRANSITIONS, OrderPaymentStatus.REFUNDED)
             return
         before = order.amount_refunded
         order.amount_refunded = sum(p.amount_refunded for p in order.payments if p.applied)
@@ -286,18 +272,20 @@ def upsert_refund(
     return refund
 
 
+def _seen_refund(order: Order, payment: OrderPayment, refund: dict[str, Any]) -> None:
+    """A refund as a provider event shows it; one made here keeps its own source."""
+    upsert_refund(
+        order,
+        payment,
+        refund["id"],
+        int(refund.get("amount") or 0),
+        str(refund.get("status") or "pending"),
+        RefundSource.PROVIDER,
+    )
+
+
 def move(order: Order, target: OrderStatus) -> bool:
-    if not can_move(ORDER_TRANSITIONS, OrderStatus(order.status), target):
-        return False
-    order.status = target.value
-    return True
-
-
-def move_payment(payment: OrderPayment, target: OrderPaymentStatus) -> bool:
-    if not can_move(PAYMENT_TRANSITIONS, OrderPaymentStatus(payment.status), target):
-        return False
-    payment.status = target.value
-    return True
+    return advance(order, ORDER_TRANSITIONS, target)
 
 
 async def find_order(session: AsyncSession, where: Any, *, lock: bool = True) -> Order | None:

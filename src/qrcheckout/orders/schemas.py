@@ -7,22 +7,16 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY, refuse_prices
+from qrcheckout.checkout.schemas import MAX_ITEMS, ItemIn, refuse_prices
 from qrcheckout.orders.states import OrderStatus, PaymentMode
 
 
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OrderItemIn(ItemIn):
+    """An item as the checkout takes it, also in the short form ``{"productId", "quantity"}``."""
 
     product_id: str = Field(
         min_length=1, max_length=64, validation_alias=AliasChoices("product_id", "productId")
     )
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_prices(cls, data: Any) -> Any:
-        return refuse_prices(data)
 
 
 class OrderCreate(BaseModel):

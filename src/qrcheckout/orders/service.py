@@ -43,7 +43,7 @@ from qrcheckout.orders.states import (
     PaymentMode,
     RefundSource,
 )
-from qrcheckout.payments.provider import ChargeRequest, ProviderError, RefundRequest
+from qrcheckout.payments.provider import Charge, ChargeRequest, ProviderError, RefundRequest
 from qrcheckout.realtime.bus import Outbox
 
 log = logging.getLogger(__name__)
@@ -332,13 +332,16 @@ class OrderService:
             )
         return await self.get(order_id)
 
-    async def charge_token(self, buyer: Buyer, token: str, amount: int, currency: str) -> Any:
-        """A one-off card-token charge with no order; the caller's own key or a fresh one."""
+    async def charge_token(
+        self, buyer: Buyer, token: str, amount: int, currency: str, key: str | None
+    ) -> Charge:
+        """A one-off card-token charge with no order; a retry with the same ``key`` is the
+        same charge."""
         request = ChargeRequest(
             amount=amount,
             currency=currency,
             source=token,
-            idempotency_key=f"qrcheckout-charge-{secrets.token_hex(12)}",
+            idempotency_key=f"qrcheckout-charge-{buyer.subject}-{key or secrets.token_hex(12)}",
             metadata={"subject": buyer.subject},
         )
         try:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qrcheckout import auth
 from qrcheckout.auth import Buyer
+from qrcheckout.errors import APIError
 from qrcheckout.money import CURRENCY_PATTERN
 from qrcheckout.orders.service import OrderService
 
@@ -31,5 +32,8 @@ async def charge(
     body: TokenCharge, request: Request, buyer: Annotated[Buyer, Depends(auth.buyer)]
 ) -> dict[str, Any]:
     service: OrderService = request.app.state.orders
-    result = await service.charge_token(buyer, body.token, body.amount, body.currency)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise APIError(400, "invalid_idempotency_key", "Idempotency-Key must be 1-200 characters.")
+    result = await service.charge_token(buyer, body.token, body.amount, body.currency, key)
     return {"id": result.id, "status": result.status}
