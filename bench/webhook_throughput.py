@@ -279,7 +279,8 @@ def stripe_ok(response: httpx.Response) -> str | None:
 def echo_ok(response: httpx.Response) -> str | None:
     if response.status_code != 200:
         return f"{response.status_code} {response.text[:200]}"
-    if response.json() != {"received": True}:
+    body = response.json()
+    if not isinstance(body, dict) or body.get("received") is not True:
         return f"unexpected answer: {response.text[:200]}"
     return None
 

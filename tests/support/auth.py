@@ -38,7 +38,9 @@ class RSAKeys:
         self._private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.public_pem = (
             self._private.public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
             .decode()
         )
 

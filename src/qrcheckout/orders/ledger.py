@@ -142,8 +142,8 @@ class Ledger:
         amount: int,
         currency: str,
     ) -> OrderPayment:
-        """Apply a payment to a pending order once; money it cannot take is kept to refund."""
-        order = await load_order(session, order.id, lock=True)
+        """Apply a payment to a pending order, locked by the caller, once; money it cannot
+        take is kept to refund."""
         for payment in order.payments:
             if payment.id == payment_id:
                 payment.charge_id = payment.charge_id or charge_id
@@ -202,9 +202,12 @@ class Ledger:
             if item.product_id not in granted
         )
         await self.notifier.enqueue(
-            session, "order.completed", f"order.completed:{order.id}", self.message(order)
+            session,
+            "order.completed",
+            f"order.completed:{order.id}",
+            message := self.message(order),
         )
-        outbox.add(f"order:{order.id}", self.message(order))
+        outbox.add(f"order:{order.id}", message)
 
     async def settle_refunds(
         self, session: AsyncSession, outbox: Outbox, order: Order, payment: OrderPayment
@@ -242,9 +245,9 @@ class Ledger:
             session,
             "order.refunded",
             f"order.refunded:{order.id}:{order.amount_refunded}",
-            self.message(order),
+            message := self.message(order),
         )
-        outbox.add(f"order:{order.id}", self.message(order))
+        outbox.add(f"order:{order.id}", message)
 
 
 def upsert_refund(
