@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -93,6 +94,9 @@ class Database:
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
         self._writers = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing this process's writers here hands the lock
+        # over at once, where SQLite's busy handler would leave waiters sleeping while it is free.
+        self._write_turn = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def is_postgres(self) -> bool:
@@ -100,7 +104,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._writers() as session, session.begin():
+        """A write transaction, committed as a unit; never opened inside another one."""
+        if self._write_turn is None:
+            async with self._writers() as session, session.begin():
+                yield session
+            return
+        async with self._write_turn, self._writers() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

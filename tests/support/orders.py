@@ -212,7 +212,7 @@ def order_charges(client: stripe.StripeClient, identifier: str) -> list[stripe.C
     return [
         c
         for c in client.v1.charges.list({"limit": 100}).data
-        if (c.metadata or {}).get("order_id") == identifier
+        if c.metadata and c.metadata.to_dict().get("order_id") == identifier
     ]
 
 

@@ -261,6 +261,9 @@ def upsert_refund(
     for refund in order.refunds:
         if refund.id == refund_id:
             refund.status = status
+            if source != RefundSource.PROVIDER:
+                # Its event can arrive before the request that made it records the answer.
+                refund.source = source.value
             return refund
     refund = OrderRefund(
         id=refund_id,

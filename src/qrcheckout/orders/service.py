@@ -217,7 +217,9 @@ class OrderService:
     async def cancel(self, order_id: str, buyer: Buyer | None) -> Order:
         async with self.unit() as (session, _):
             order = await load_order(session, order_id, lock=True)
-            if order.owner is not None and (buyer is None or buyer.subject != order.owner):
+            if order.owner is not None and buyer is None:
+                raise APIError(401, "unauthorized", "Sign in as the order's owner to cancel it.")
+            if order.owner is not None and buyer is not None and buyer.subject != order.owner:
                 raise _forbidden()
             if not move(order, OrderStatus.CANCELLED):
                 raise APIError(
@@ -470,7 +472,8 @@ def _check_payable(order: Order) -> None:
 
 def _provider_refusal(exc: ProviderError) -> APIError:
     if exc.http_status is not None and 400 <= exc.http_status < 500:
-        return APIError(422, exc.code, exc.message)
+        code = "invalid_currency" if exc.param == "currency" else exc.code
+        return APIError(422, code, exc.message)
     return APIError(502, "provider_error", f"The payment provider failed: {exc.message}")
 
 

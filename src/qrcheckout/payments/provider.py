@@ -95,7 +95,8 @@ class ProviderError(Exception):
     ``code`` is the provider's machine-readable code where it gave one
     (``card_declined``, ``idempotency_error``, ``api_connection_error``, ...);
     ``http_status`` is the provider's status, or None when it was never reached;
-    ``decline_code`` is the issuer's reason when a card was declined.
+    ``decline_code`` is the issuer's reason when a card was declined; ``param`` the request
+    parameter the provider refused.
     """
 
     def __init__(
@@ -105,12 +106,14 @@ class ProviderError(Exception):
         code: str,
         http_status: int | None = None,
         decline_code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.http_status = http_status
         self.decline_code = decline_code
+        self.param = param
 
     @property
     def is_card_error(self) -> bool:

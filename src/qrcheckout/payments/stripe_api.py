@@ -137,7 +137,11 @@ async def _call(pending: Any) -> Any:
         decline_code = error.decline_code if error is not None else None
         message = (error.message if error is not None else None) or exc.user_message or str(exc)
         raise ProviderError(
-            message, code=code, http_status=exc.http_status, decline_code=decline_code
+            message,
+            code=code,
+            http_status=exc.http_status,
+            decline_code=decline_code,
+            param=error.param if error is not None else None,
         ) from exc
 
 

@@ -22,6 +22,8 @@ async def stripe_channel(websocket: WebSocket, selector_text: str = "") -> None:
     try:
         wanted = selector.parse(text) if text else None
     except selector.SelectorError as exc:
+        # Accepted first: a close before the handshake reaches the client as a bare 403.
+        await websocket.accept()
         await websocket.close(code=4400, reason=f"bad selector: {exc}"[:120])
         return
     bus: Bus = websocket.app.state.bus
