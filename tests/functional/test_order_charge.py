@@ -217,6 +217,17 @@ def test_declined_then_good_card_completes_on_the_second_attempt(make_server: An
     assert sorted(c.status for c in attempts) == ["failed", "succeeded"]
 
 
+
+def test_unknown_token_then_good_card_completes(make_server: Any) -> None:
+    """A token the provider refuses outright takes nothing, so the next attempt is a new charge."""
+    server = start(make_server)
+    order = create_order(server)
+    refused = charge(server, order["id"], "tok_never_issued")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "resource_missing"
+    attributes = charged(server, order)
+    assert (attributes["status"], attributes["attempts"]) == ("completed", 2)
+    assert len(_succeeded(server, order["id"])) == 1
+
 # -- who may sign in -----------------------------------------------------------------------------
 
 

@@ -25,8 +25,8 @@ class Order(Base):
     amount_paid: Mapped[int] = mapped_column(Integer, default=0)
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Charge attempts the provider declined; keys the next attempt's idempotency key.
-    declined_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Charge attempts the provider refused (no money taken); keys the next attempt's idempotency.
+    refused_attempts: Mapped[int] = mapped_column(Integer, default=0)
     token_id: Mapped[str | None] = mapped_column(ForeignKey("tokens.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -179,7 +179,7 @@ class OrderService:
                 amount_paid=0,
                 amount_refunded=0,
                 attempts=0,
-                declined_attempts=0,
+                refused_attempts=0,
                 created_at=now,
                 updated_at=now,
                 expires_at=None if free else now + timedelta(seconds=ttl),
@@ -290,8 +290,8 @@ class OrderService:
                 )
             order.attempts += 1
             # One key per order and attempt: a retried or concurrent request with the same card
-            # is the same charge; only a declined attempt lets the next one try again.
-            key = f"qrcheckout-order-{order.id}-charge-{order.declined_attempts}"
+            # is the same charge; only a refused attempt lets the next one use a new key.
+            key = f"qrcheckout-order-{order.id}-charge-{order.refused_attempts}"
             request = ChargeRequest(
                 amount=order.amount,
                 currency=order.currency,
@@ -303,14 +303,19 @@ class OrderService:
         try:
             charge = await self.provider.charge(request)
         except ProviderError as exc:
-            if exc.is_card_error:
+            if exc.code == "idempotency_error":
+                raise APIError(
+                    409, "charge_in_progress", "Another charge of this order is under way."
+                ) from exc
+            refused = exc.http_status is not None and 400 <= exc.http_status < 500
+            if refused:
+                # Refused outright, nothing was taken: the next attempt may use a new key.
                 async with self.unit() as (session, _):
                     order = await load_order(session, order_id, lock=True)
-                    order.declined_attempts += 1
+                    order.refused_attempts += 1
                     order.failure_code = exc.decline_code or exc.code
                     order.failure_message = exc.message
-                raise CardDeclined(exc) from exc
-            raise _provider_refusal(exc) from exc
+            raise CardDeclined(exc) if exc.is_card_error else _provider_refusal(exc) from exc
         if charge.status != "succeeded":
             raise APIError(
                 402, "charge_not_succeeded", f"The charge is {charge.status}; the order waits."

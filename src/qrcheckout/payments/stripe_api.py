@@ -133,7 +133,9 @@ async def _call(pending: Any) -> Any:
         return await pending
     except stripe.StripeError as exc:
         error = exc.error
-        code = (error.code if error is not None else None) or type(exc).__name__
+        code = (error.code if error is not None else None) or (
+            "idempotency_error" if isinstance(exc, stripe.IdempotencyError) else type(exc).__name__
+        )
         decline_code = error.decline_code if error is not None else None
         message = (error.message if error is not None else None) or exc.user_message or str(exc)
         raise ProviderError(

@@ -95,7 +95,7 @@ def upgrade() -> None:
         sa.Column("amount_paid", sa.Integer(), nullable=False),
         sa.Column("amount_refunded", sa.Integer(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("declined_attempts", sa.Integer(), nullable=False),
+        sa.Column("refused_attempts", sa.Integer(), nullable=False),
         sa.Column("token_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
