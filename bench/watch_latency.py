@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,8 @@ TRANSPORTS = ("sse", "ws")
 # The webhook is forged exactly as the tests forge it.
 sys.path.insert(0, str(ROOT))
 from tests.support.stripe_events import encode, session_event, signature  # noqa: E402
+
+from bench_support import fresh_database  # noqa: E402
 
 # -- the server process ------------------------------------------------------------------------
 
@@ -145,38 +146,6 @@ def running_server(database_url: str, bus_url: str, data_dir: str) -> Iterator[s
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-
-
-@contextlib.contextmanager
-def fresh_database(database_url: str | None, workdir: str) -> Iterator[str]:
-    """A temporary SQLite file, or a new PostgreSQL database dropped afterwards."""
-    if database_url is None:
-        yield f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    if not url.drivername.startswith("postgresql"):
-        raise SystemExit("--database-url must be a postgresql+asyncpg:// URL")
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"qrc_bench_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(admin, timeout=10)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # -- forging the webhook -----------------------------------------------------------------------

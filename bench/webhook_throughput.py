@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +63,8 @@ ECHO_PATH = "/v1/webhooks/echo"
 # The webhook is forged exactly as the tests forge it.
 sys.path.insert(0, str(ROOT))
 from tests.support.stripe_events import encode, session_event, signature  # noqa: E402
+
+from bench_support import fresh_database  # noqa: E402
 
 # -- the server process ------------------------------------------------------------------------
 
@@ -148,38 +149,6 @@ def running_server(database_url: str, workdir: Path, name: str) -> Iterator[Serv
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, postgres_url: str, workdir: Path) -> Iterator[str]:
-    """A temporary SQLite file, or a new PostgreSQL database dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-        return
-    from sqlalchemy.engine import make_url
-
-    url = make_url(postgres_url)
-    if not url.drivername.startswith("postgresql"):
-        raise SystemExit("--postgres-url must be a postgresql:// URL")
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"qrc_bench_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(admin, timeout=10)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # -- the workload ------------------------------------------------------------------------------
@@ -494,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
         for kind in kinds:
             print(f"{kind}:", flush=True)
             with (
-                fresh_database(kind, args.postgres_url, workdir) as database_url,
+                fresh_database(
+                    None if kind == "sqlite" else args.postgres_url, str(workdir)
+                ) as database_url,
                 running_server(database_url, workdir, kind) as server,
             ):
                 rows += runner(bench_database(kind, server, args))

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,8 +92,12 @@ class Notifier:
             )
             for url in self.urls
         )
-        self.wake.set()
+        # Woken once the caller's transaction commits, so the worker finds what it is woken for.
+        event.listen(session.sync_session, "after_commit", self._wake_after_commit, once=True)
         return True
+
+    def _wake_after_commit(self, _session: object) -> None:
+        self.wake.set()
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS)

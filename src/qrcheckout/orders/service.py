@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.auth import Buyer
 from qrcheckout.catalog.service import price_cart
@@ -44,7 +41,6 @@ from qrcheckout.orders.states import (
     RefundSource,
 )
 from qrcheckout.payments.provider import Charge, ChargeRequest, ProviderError, RefundRequest
-from qrcheckout.realtime.bus import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +55,6 @@ class OrderService:
         self.settings = checkout.settings
         self.notifier = notifier
         self.ledger = Ledger(notifier, self.message)
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[tuple[AsyncSession, Outbox]]:
-        async with self.checkout.unit() as (session, outbox):
-            yield session, outbox
-        self.notifier.wake.set()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -156,7 +146,7 @@ class OrderService:
                 "owner_required",
                 "Sign in or give a customer_email: someone must own what the order grants.",
             )
-        async with self.unit() as (session, outbox):
+        async with self.checkout.unit() as (session, outbox):
             cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
             free = cart.amount == 0
             if request.payment_mode == PaymentMode.FREE and not free:
@@ -215,7 +205,7 @@ class OrderService:
     # -- cancelling and expiring -------------------------------------------------------------
 
     async def cancel(self, order_id: str, buyer: Buyer | None) -> Order:
-        async with self.unit() as (session, _):
+        async with self.checkout.unit() as (session, _):
             order = await load_order(session, order_id, lock=True)
             if order.owner is not None and buyer is None:
                 raise APIError(401, "unauthorized", "Sign in as the order's owner to cancel it.")
@@ -246,16 +236,17 @@ class OrderService:
             )
         expired = 0
         for order_id in due:
-            async with self.unit() as (session, outbox):
+            async with self.checkout.unit() as (session, outbox):
                 order = await load_order(session, order_id, lock=True)
                 due_now = order.expires_at is not None and order.expires_at <= utcnow()
                 if not (due_now and move(order, OrderStatus.EXPIRED)):
                     continue
                 order.failure_code = "expired"
                 order.failure_message = "The order expired before it was paid."
-                outbox.add(f"order:{order.id}", self.message(order))
+                message = self.message(order)
+                outbox.add(f"order:{order.id}", message)
                 await self.notifier.enqueue(
-                    session, "order.expired", f"order.expired:{order.id}", self.message(order)
+                    session, "order.expired", f"order.expired:{order.id}", message
                 )
                 expired += 1
             await self._end_token(order.token_id, cancel=False)
@@ -277,7 +268,7 @@ class OrderService:
     # -- charging a card token ---------------------------------------------------------------
 
     async def charge(self, order_id: str, buyer: Buyer, source: str | None) -> Order:
-        async with self.unit() as (session, _):
+        async with self.checkout.unit() as (session, _):
             order = await load_order(session, order_id, lock=True)
             if order.owner != buyer.subject:
                 raise _forbidden()
@@ -310,7 +301,7 @@ class OrderService:
             refused = exc.http_status is not None and 400 <= exc.http_status < 500
             if refused:
                 # Refused outright, nothing was taken: the next attempt may use a new key.
-                async with self.unit() as (session, _):
+                async with self.checkout.unit() as (session, _):
                     order = await load_order(session, order_id, lock=True)
                     order.refused_attempts += 1
                     order.failure_code = exc.decline_code or exc.code
@@ -320,7 +311,7 @@ class OrderService:
             raise APIError(
                 402, "charge_not_succeeded", f"The charge is {charge.status}; the order waits."
             )
-        async with self.unit() as (session, outbox):
+        async with self.checkout.unit() as (session, outbox):
             order = await load_order(session, order_id, lock=True)
             payment = await self.ledger.record_payment(
                 session,
@@ -397,7 +388,7 @@ class OrderService:
                     409, "refund_in_progress", "Another refund of this order is under way."
                 ) from exc
             raise _provider_refusal(exc) from exc
-        async with self.unit() as (session, outbox):
+        async with self.checkout.unit() as (session, outbox):
             order = await load_order(session, order_id, lock=True)
             payment = next(p for p in order.payments if p.applied)
             refund = upsert_refund(
@@ -434,7 +425,7 @@ class OrderService:
                 else:
                     log.warning("refunding payment %s failed: %s", payment.id, exc.message)
                     continue
-            async with self.unit() as (session, outbox):
+            async with self.checkout.unit() as (session, outbox):
                 order = await load_order(session, payment.order_id, lock=True)
                 current = next(p for p in order.payments if p.id == payment.id)
                 if result is not None:
