@@ -13,28 +13,29 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from qrcheckout import errors, migrations
+from qrcheckout import migrations
 from qrcheckout.auth import JWTVerifier
 from qrcheckout.catalog import api as catalog_api
 from qrcheckout.catalog.service import seed_demo_catalog
 from qrcheckout.checkout import api as checkout_api
 from qrcheckout.checkout import sessions_api
 from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
-from qrcheckout.limits import BodyLimit
+from qrcheckout.http import errors
+from qrcheckout.http.limits import BodyLimit
 from qrcheckout.notifications import api as notifications_api
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders import api as orders_api
 from qrcheckout.orders.service import OrderService
-from qrcheckout.payments import api as payments_api
 from qrcheckout.payments.stripe_api import StripeProvider
 from qrcheckout.realtime import api as realtime_api
 from qrcheckout.realtime.bus import create_bus
-from qrcheckout.sandbox.app import STATE_FILE, Sandbox
 from qrcheckout.web import api as web_api
 from qrcheckout.webhooks import api as webhooks_api
 from qrcheckout.webhooks.service import WebhookService
+from qrcheckout_sandbox.app import STATE_FILE, Sandbox
 
 ORDER_PAYMENT_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 REFUND_EVENTS = ("refund.created", "refund.updated", "charge.refund.updated")
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.bus = bus
         app.state.checkout = service
+        app.state.sessions = HostedSessions(db, provider, settings.public_url + "/")
         app.state.orders = orders
         app.state.notifier = notifier
         app.state.webhooks = webhooks
@@ -163,7 +165,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(orders_api.router)
-    app.include_router(payments_api.router)
     app.include_router(realtime_api.router)
     app.include_router(notifications_api.router)
     app.include_router(web_api.router)

@@ -11,7 +11,7 @@ import jwt
 from fastapi import Request
 
 from qrcheckout.config import Settings
-from qrcheckout.errors import APIError
+from qrcheckout.errors import NotConfigured, Unauthenticated
 
 LEEWAY_SECONDS = 30
 
@@ -40,7 +40,7 @@ class JWTVerifier:
 
     def verify(self, token: str) -> Buyer:
         if not self.keys:
-            raise APIError(503, "auth_not_configured", "Sign-in is not configured on this server.")
+            raise NotConfigured("auth_not_configured", "Sign-in is not configured on this server.")
         try:
             algorithm = str(jwt.get_unverified_header(token).get("alg"))
         except jwt.PyJWTError as exc:
@@ -76,8 +76,8 @@ def _pem(value: str) -> str:
     return Path(value).read_text()
 
 
-def _invalid(why: str) -> APIError:
-    return APIError(401, "invalid_token", f"The bearer token was refused: {why}.")
+def _invalid(why: str) -> Unauthenticated:
+    return Unauthenticated("invalid_token", f"The bearer token was refused: {why}.")
 
 
 def _bearer(request: Request) -> str | None:
@@ -86,7 +86,7 @@ def _bearer(request: Request) -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise APIError(401, "unauthorized", "Send the credential as 'Authorization: Bearer ...'.")
+        raise Unauthenticated("unauthorized", "Send the credential as 'Authorization: Bearer ...'.")
     return value.strip()
 
 
@@ -103,7 +103,7 @@ def buyer(request: Request) -> Buyer:
     """The signed-in buyer; 401 without a valid JWT."""
     found = optional_buyer(request)
     if found is None:
-        raise APIError(401, "unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
+        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
     return found
 
 
@@ -111,9 +111,9 @@ def merchant(request: Request) -> None:
     """Passes only with the merchant's API key (``QRCHECKOUT_API_KEY``)."""
     settings: Settings = request.app.state.settings
     if not settings.api_key:
-        raise APIError(503, "auth_not_configured", "QRCHECKOUT_API_KEY is not set on this server.")
+        raise NotConfigured("auth_not_configured", "QRCHECKOUT_API_KEY is not set on this server.")
     token = _bearer(request)
     if token is None:
-        raise APIError(401, "unauthorized", "This needs 'Authorization: Bearer <API key>'.")
+        raise Unauthenticated("unauthorized", "This needs 'Authorization: Bearer <API key>'.")
     if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
-        raise APIError(401, "invalid_api_key", "The API key is not valid.")
+        raise Unauthenticated("invalid_api_key", "The API key is not valid.")

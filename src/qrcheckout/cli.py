@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None) -> int:
-    from qrcheckout.sandbox.app import STATE_FILE, Sandbox
+    from qrcheckout_sandbox.app import STATE_FILE, Sandbox
 
     settings = Settings()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

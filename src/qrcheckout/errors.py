@@ -1,53 +1,72 @@
-"""One error shape for every API answer: ``{"error": {"code", "message"}}`` with its status."""
+"""Domain errors: what went wrong, in words a caller can act on, and in no transport's terms.
+
+Services raise these; each transport maps them once (``qrcheckout.http.errors`` for REST and
+JSON:API). A kind says what sort of refusal it is, ``code`` which one, ``message`` why, and
+``field`` which input was at fault where one was.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+class DomainError(Exception):
+    """A refusal: nothing was changed."""
 
-class APIError(Exception):
-    """A client-facing error: HTTP status, machine-readable code, human message."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, **details: Any
+    ) -> None:
         super().__init__(message)
-        self.status = status
         self.code = code
         self.message = message
-        self.extra = extra
+        self.field = field
+        #: Further machine-readable facts (a card's ``decline_code``, validation ``details``).
+        self.details = details
 
 
-def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
+class Malformed(DomainError):
+    """The request cannot be read: not JSON, not signed, not the shape it must have."""
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return JSONResponse(error_body("invalid_json", "The request body is not valid JSON."), 400)
-    details = [
-        {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e["msg"]}
-        for e in errors
-    ]
-    first = details[0] if details else {"field": "", "message": "invalid request"}
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    return JSONResponse(error_body("validation_error", message, details=details), 422)
+class Unauthenticated(DomainError):
+    """No credential, or one that was refused."""
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(APIError)
-    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status)
+class Forbidden(DomainError):
+    """The caller is known but this is not theirs."""
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+class NotFound(DomainError):
+    """No such thing (or none the caller may see)."""
+
+
+class Conflict(DomainError):
+    """The thing exists but its state does not allow this now."""
+
+
+class Gone(DomainError):
+    """The thing existed but has ended for good (an expired checkout)."""
+
+
+class Invalid(DomainError):
+    """Well-formed input that the rules refuse."""
+
+
+class PaymentDeclined(DomainError):
+    """The provider declined the buyer's card or payment method."""
+
+
+class PaymentIncomplete(DomainError):
+    """The provider took the payment but has not settled it yet."""
+
+
+class ProviderUnavailable(DomainError):
+    """The payment provider could not be reached or failed on its side; try again later."""
+
+
+class NotConfigured(DomainError):
+    """This server was not set up for what was asked."""
+
+
+class RetryLater(DomainError):
+    """Something failed on our side after the input was accepted; the same request may work."""

@@ -25,6 +25,8 @@ ZERO_DECIMAL = frozenset(
 )
 # A lowercase ISO 4217 code, as Stripe writes them.
 CURRENCY_PATTERN = r"^[a-z]{3}$"
+# The largest amount one price or charge may carry: Stripe's own eight-digit limit.
+MAX_AMOUNT = 99_999_999
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}
 
 

@@ -9,7 +9,7 @@ from qrcheckout.catalog import service
 from qrcheckout.catalog.models import Product
 from qrcheckout.catalog.schemas import ProductCreate, ProductList, ProductOut
 from qrcheckout.db import utcnow
-from qrcheckout.errors import APIError
+from qrcheckout.errors import Conflict
 
 router = APIRouter(tags=["catalog"])
 
@@ -30,7 +30,7 @@ async def list_products(request: Request) -> ProductList:
 async def create_product(body: ProductCreate, request: Request) -> ProductOut:
     async with request.app.state.db.transaction() as session:
         if await session.get(Product, body.id) is not None:
-            raise APIError(409, "product_exists", f"A product with id {body.id!r} exists.")
+            raise Conflict("product_exists", f"A product with id {body.id!r} exists.")
         product = Product(**body.model_dump(), active=True, created_at=utcnow())
         session.add(product)
     return ProductOut.model_validate(product)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qrcheckout.money import CURRENCY_PATTERN
+from qrcheckout.money import CURRENCY_PATTERN, MAX_AMOUNT
 
 
 class ProductOut(BaseModel):
@@ -32,5 +32,5 @@ class ProductCreate(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
-    unit_amount: int = Field(ge=0, le=99_999_999, strict=True)
+    unit_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True)
     currency: str = Field(pattern=CURRENCY_PATTERN)

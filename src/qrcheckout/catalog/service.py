@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.catalog.models import Product
-from qrcheckout.errors import APIError
+from qrcheckout.errors import Invalid
 
 DEMO_CATALOG = (
     ("espresso", "Espresso", "A double shot of our house blend.", 250),
@@ -55,21 +55,30 @@ class PricedCart:
         return sum(line.amount for line in self.lines)
 
 
-async def price_cart(session: AsyncSession, items: Iterable[tuple[str, int]]) -> PricedCart:
-    """Price ``(product_id, quantity)`` pairs; 422 for an unknown product or mixed currencies."""
-    quantities: dict[str, int] = {}
-    for product_id, quantity in items:
-        quantities[product_id] = quantities.get(product_id, 0) + quantity
-    products = await products_by_id(session, quantities)
-    missing = [pid for pid in quantities if pid not in products]
-    if missing:
-        raise APIError(422, "unknown_product", f"No product with id {missing[0]!r} in the catalog.")
-    currencies = {p.currency for p in products.values()}
-    if len(currencies) > 1:
-        raise APIError(422, "mixed_currencies", "All items of one checkout must share a currency.")
+async def price_cart(
+    session: AsyncSession, items: Iterable[tuple[str, int]], *, merge: bool = True
+) -> PricedCart:
+    """Price ``(product_id, quantity)`` pairs from the catalog; ``merge`` sums the quantities
+    of one product into one line. Invalid for an unknown product or mixed currencies."""
+    wanted = list(items)
+    products = await products_by_id(session, (product_id for product_id, _ in wanted))
+    for index, (product_id, _) in enumerate(wanted):
+        if product_id not in products:
+            raise Invalid(
+                "unknown_product",
+                f"No product with id {product_id!r} in the catalog.",
+                field=f"items.{index}.product_id",
+            )
+    if len({p.currency for p in products.values()}) > 1:
+        raise Invalid("mixed_currencies", "All items of one checkout must share a currency.")
+    if merge:
+        quantities: dict[str, int] = {}
+        for product_id, quantity in wanted:
+            quantities[product_id] = quantities.get(product_id, 0) + quantity
+        wanted = list(quantities.items())
     return PricedCart(
-        currency=currencies.pop(),
-        lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in quantities.items()),
+        currency=next(iter(products.values())).currency if products else "",
+        lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in wanted),
     )
 
 

@@ -15,7 +15,7 @@ from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate, TokenOut
 from qrcheckout.checkout.service import CheckoutService, token_topic
 from qrcheckout.checkout.states import TERMINAL
-from qrcheckout.errors import APIError
+from qrcheckout.errors import NotFound
 
 router = APIRouter(tags=["tokens"])
 
@@ -127,7 +127,7 @@ async def token_ws(websocket: WebSocket, token_id: str) -> None:
     watch = _Watch(websocket.app.state.checkout, token_id)
     try:
         await watch.open()
-    except APIError:
+    except NotFound:
         await websocket.close(code=4404, reason="token not found")
         return
     try:

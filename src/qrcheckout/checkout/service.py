@@ -17,16 +17,16 @@ from qrcheckout.catalog.service import PricedCart, price_cart
 from qrcheckout.checkout.models import Payment, Token, TokenItem
 from qrcheckout.checkout.schemas import ItemOut, TokenCreate, TokenOut
 from qrcheckout.checkout.states import (
-    PAYMENT_TRANSITIONS,
+    TOKEN_PAYMENT_TRANSITIONS,
     TOKEN_TRANSITIONS,
-    PaymentStatus,
     TokenKind,
+    TokenPaymentStatus,
     TokenStatus,
-    advance,
 )
 from qrcheckout.config import Settings
 from qrcheckout.db import Database, utcnow
-from qrcheckout.errors import APIError
+from qrcheckout.errors import Conflict, DomainError, Gone, Invalid, NotFound, ProviderUnavailable
+from qrcheckout.lifecycle import advance
 from qrcheckout.money import format_amount
 from qrcheckout.payments.provider import LineItem, PaymentProvider, ProviderError, SessionRequest
 from qrcheckout.realtime.bus import Bus, Outbox
@@ -41,18 +41,16 @@ def token_topic(token_id: str) -> str:
     return f"token:{token_id}"
 
 
-class TokenNotPayable(APIError):
-    """A scan of a token that can no longer be paid."""
-
-    def __init__(self, token: Token) -> None:
-        status, code, message = {
-            TokenStatus.SUCCESS: (409, "token_paid", "This checkout is already paid."),
-            TokenStatus.CANCELLED: (409, "token_cancelled", "This checkout was cancelled."),
-            TokenStatus.FAILED: (409, "token_failed", "The payment for this checkout failed."),
-            TokenStatus.INVALID: (410, "token_expired", "This checkout has expired."),
-        }[TokenStatus(token.status)]
-        super().__init__(status, code, message)
-        self.token = token
+def not_payable(token: Token) -> DomainError:
+    """Why a scanned token can no longer be paid: it ended one way or another."""
+    if token.status == TokenStatus.INVALID:
+        return Gone("token_expired", "This checkout has expired.")
+    code, message = {
+        TokenStatus.SUCCESS: ("token_paid", "This checkout is already paid."),
+        TokenStatus.CANCELLED: ("token_cancelled", "This checkout was cancelled."),
+        TokenStatus.FAILED: ("token_failed", "The payment for this checkout failed."),
+    }[TokenStatus(token.status)]
+    return Conflict(code, message)
 
 
 class CheckoutService:
@@ -110,7 +108,7 @@ class CheckoutService:
         async with self.unit() as (session, _):
             cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
             if cart.amount <= 0:
-                raise APIError(422, "zero_amount", "A checkout must have something to pay.")
+                raise Invalid("zero_amount", "A checkout must have something to pay.")
             ttl = (
                 request.ttl_seconds
                 or {
@@ -168,10 +166,10 @@ class CheckoutService:
             await self.expire([token.id])
             token = await self.get(token_id)
         if token.status != TokenStatus.INPROGRESS:
-            raise TokenNotPayable(token)
+            raise not_payable(token)
         if token.kind != TokenKind.STATIC:
             for payment in token.payments:
-                if payment.status in (PaymentStatus.OPEN, PaymentStatus.PROCESSING):
+                if payment.status in (TokenPaymentStatus.OPEN, TokenPaymentStatus.PROCESSING):
                     return payment.url
             # A new key after a rejected payment; the same key for repeated or concurrent scans.
             key = f"qrcheckout-token-{token.id}-session-{len(token.payments)}"
@@ -183,11 +181,13 @@ class CheckoutService:
             )
         except ProviderError as exc:
             log.warning("provider refused a session for token %s: %s", token.id, exc.message)
-            raise APIError(
-                502, "provider_error", f"The payment provider refused: {exc.message}"
+            raise ProviderUnavailable(
+                "provider_error", f"The payment provider refused: {exc.message}"
             ) from exc
         if not provider_session.url:
-            raise APIError(502, "provider_error", "The payment provider gave no payment page.")
+            raise ProviderUnavailable(
+                "provider_error", "The payment provider gave no payment page."
+            )
         async with self.unit() as (session, outbox):
             token = await _load(session, token_id, lock=True)
             live = token.status == TokenStatus.INPROGRESS
@@ -197,7 +197,7 @@ class CheckoutService:
                 outbox.add(token_topic(token.id), self.message(token))
         if not live:
             await self._expire_sessions([provider_session.id])
-            raise TokenNotPayable(token)
+            raise not_payable(token)
         return provider_session.url
 
     def _session_request(self, token: Token, key: str) -> SessionRequest:
@@ -232,8 +232,7 @@ class CheckoutService:
         async with self.unit() as (session, outbox):
             token = await _load(session, token_id, lock=True)
             if not _move(token, TokenStatus.CANCELLED):
-                raise APIError(
-                    409,
+                raise Conflict(
                     "token_not_cancellable",
                     f"A token in status {token.status} cannot be cancelled.",
                 )
@@ -303,11 +302,11 @@ class CheckoutService:
         before = (token.status, token.paid_count, token.failure_code)
         match event_type:
             case "checkout.session.completed" if obj.get("payment_status") == "unpaid":
-                _move_payment(payment, PaymentStatus.PROCESSING)
+                _move_payment(payment, TokenPaymentStatus.PROCESSING)
             case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
                 _settle(token, payment, obj)
             case "checkout.session.async_payment_failed":
-                if _move_payment(payment, PaymentStatus.FAILED):
+                if _move_payment(payment, TokenPaymentStatus.FAILED):
                     _end(
                         token,
                         TokenStatus.FAILED,
@@ -315,7 +314,7 @@ class CheckoutService:
                         "The payment did not go through.",
                     )
             case "checkout.session.expired":
-                if _move_payment(payment, PaymentStatus.EXPIRED):
+                if _move_payment(payment, TokenPaymentStatus.EXPIRED):
                     _end(
                         token,
                         TokenStatus.INVALID,
@@ -332,7 +331,7 @@ class CheckoutService:
 def _settle(token: Token, payment: Payment, obj: dict[str, Any]) -> None:
     paid_amount, paid_currency = obj.get("amount_total"), str(obj.get("currency") or "").lower()
     if paid_amount != token.amount_total or paid_currency != token.currency:
-        if _move_payment(payment, PaymentStatus.REJECTED):
+        if _move_payment(payment, TokenPaymentStatus.REJECTED):
             payment.problem = (
                 f"paid {paid_amount} {paid_currency or '?'}, "
                 f"expected {token.amount_total} {token.currency}"
@@ -341,7 +340,7 @@ def _settle(token: Token, payment: Payment, obj: dict[str, Any]) -> None:
             token.failure_message = f"A payment did not match this checkout: {payment.problem}."
             log.error("token %s: %s", token.id, payment.problem)
         return
-    if not _move_payment(payment, PaymentStatus.PAID):
+    if not _move_payment(payment, TokenPaymentStatus.PAID):
         return
     now = utcnow()
     if token.kind == TokenKind.STATIC and token.status == TokenStatus.INPROGRESS:
@@ -370,8 +369,8 @@ def _move(token: Token, target: TokenStatus) -> bool:
     return advance(token, TOKEN_TRANSITIONS, target)
 
 
-def _move_payment(payment: Payment, target: PaymentStatus) -> bool:
-    return advance(payment, PAYMENT_TRANSITIONS, target)
+def _move_payment(payment: Payment, target: TokenPaymentStatus) -> bool:
+    return advance(payment, TOKEN_PAYMENT_TRANSITIONS, target)
 
 
 def _is_due(token: Token, now: datetime) -> bool:
@@ -381,7 +380,7 @@ def _is_due(token: Token, now: datetime) -> bool:
 
 
 def _open_sessions(token: Token) -> list[str]:
-    return [p.id for p in token.payments if p.status == PaymentStatus.OPEN]
+    return [p.id for p in token.payments if p.status == TokenPaymentStatus.OPEN]
 
 
 async def _ensure_payment(
@@ -392,7 +391,7 @@ async def _ensure_payment(
         payment = Payment(
             id=session_id,
             token_id=token.id,
-            status=PaymentStatus.OPEN.value,
+            status=TokenPaymentStatus.OPEN.value,
             url=url,
             amount_total=token.amount_total,
             currency=token.currency,
@@ -422,5 +421,5 @@ async def _find(session: AsyncSession, token_id: str, *, lock: bool = False) -> 
 async def _load(session: AsyncSession, token_id: str, *, lock: bool = False) -> Token:
     token = await _find(session, token_id, lock=lock)
     if token is None:
-        raise APIError(404, "token_not_found", f"No checkout token with id {token_id!r}.")
+        raise NotFound("token_not_found", f"No checkout token with id {token_id!r}.")
     return token

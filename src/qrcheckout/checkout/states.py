@@ -1,9 +1,10 @@
-"""Token and payment lifecycles: a StrEnum and one transition table each; only forward."""
+"""Lifecycles of tokens and of the provider checkout sessions opened for them."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypeVar
+
+from qrcheckout.lifecycle import terminal
 
 
 class TokenKind(StrEnum):
@@ -30,10 +31,10 @@ TOKEN_TRANSITIONS: dict[TokenStatus, frozenset[TokenStatus]] = {
     TokenStatus.CANCELLED: frozenset(),
 }
 
-TERMINAL = frozenset(s for s, targets in TOKEN_TRANSITIONS.items() if not targets)
+TERMINAL = terminal(TOKEN_TRANSITIONS)
 
 
-class PaymentStatus(StrEnum):
+class TokenPaymentStatus(StrEnum):
     """One provider checkout session started from a token."""
 
     OPEN = "open"
@@ -44,37 +45,21 @@ class PaymentStatus(StrEnum):
     REJECTED = "rejected"  # paid, but the amount or currency differs from the token's
 
 
-PAYMENT_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    PaymentStatus.OPEN: frozenset(
+TOKEN_PAYMENT_TRANSITIONS: dict[TokenPaymentStatus, frozenset[TokenPaymentStatus]] = {
+    TokenPaymentStatus.OPEN: frozenset(
         {
-            PaymentStatus.PROCESSING,
-            PaymentStatus.PAID,
-            PaymentStatus.FAILED,
-            PaymentStatus.EXPIRED,
-            PaymentStatus.REJECTED,
+            TokenPaymentStatus.PROCESSING,
+            TokenPaymentStatus.PAID,
+            TokenPaymentStatus.FAILED,
+            TokenPaymentStatus.EXPIRED,
+            TokenPaymentStatus.REJECTED,
         }
     ),
-    PaymentStatus.PROCESSING: frozenset(
-        {PaymentStatus.PAID, PaymentStatus.FAILED, PaymentStatus.REJECTED}
+    TokenPaymentStatus.PROCESSING: frozenset(
+        {TokenPaymentStatus.PAID, TokenPaymentStatus.FAILED, TokenPaymentStatus.REJECTED}
     ),
-    PaymentStatus.PAID: frozenset(),
-    PaymentStatus.FAILED: frozenset(),
-    PaymentStatus.EXPIRED: frozenset(),
-    PaymentStatus.REJECTED: frozenset(),
+    TokenPaymentStatus.PAID: frozenset(),
+    TokenPaymentStatus.FAILED: frozenset(),
+    TokenPaymentStatus.EXPIRED: frozenset(),
+    TokenPaymentStatus.REJECTED: frozenset(),
 }
-
-
-S = TypeVar("S", bound=StrEnum)
-
-
-def can_move(table: dict[S, frozenset[S]], current: S, target: S) -> bool:
-    """True when ``current -> target`` is in ``table``; staying put is not a move."""
-    return target in table[current]
-
-
-def advance(record: Any, table: dict[S, frozenset[S]], target: S) -> bool:
-    """Set ``record.status`` to ``target`` when ``table`` allows the move; False otherwise."""
-    if not can_move(table, type(target)(record.status), target):
-        return False
-    record.status = target.value
-    return True

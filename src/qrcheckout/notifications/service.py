@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.db import Database, utcnow
 from qrcheckout.notifications.models import Delivery, DeliveryAttempt, Notification
+from qrcheckout.notifications.states import DeliveryStatus
 from qrcheckout.signing import sign
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Notifier:
             Delivery(
                 notification_id=event_id,
                 url=url,
-                status="pending",
+                status=DeliveryStatus.PENDING.value,
                 attempts=0,
                 next_attempt_at=now,
             )
@@ -120,7 +121,10 @@ class Notifier:
                 await session.execute(
                     select(Delivery, Notification.payload)
                     .join(Notification, Notification.id == Delivery.notification_id)
-                    .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+                    .where(
+                        Delivery.status == DeliveryStatus.PENDING.value,
+                        Delivery.next_attempt_at <= now,
+                    )
                     .order_by(Delivery.next_attempt_at)
                     .limit(BATCH)
                     .with_for_update(of=Delivery, skip_locked=True)
@@ -163,9 +167,9 @@ class Notifier:
         succeeded = status_code is not None and 200 <= status_code < 300
         now = utcnow()
         if succeeded:
-            values: dict[str, Any] = {"status": "delivered", "delivered_at": now}
+            values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
         elif attempt >= self.max_attempts:
-            values = {"status": "failed"}
+            values = {"status": DeliveryStatus.FAILED.value}
             log.error("gave up delivering %s to %s after %d attempts", event_id, url, attempt)
         else:
             delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)

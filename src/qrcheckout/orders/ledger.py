@@ -14,19 +14,22 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qrcheckout.checkout.states import advance
 from qrcheckout.db import utcnow
-from qrcheckout.errors import APIError
+from qrcheckout.errors import NotFound
+from qrcheckout.lifecycle import advance
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.models import Entitlement, Order, OrderPayment, OrderRefund
 from qrcheckout.orders.states import (
     COUNTED_REFUND_STATUSES,
+    ORDER_PAYMENT_TRANSITIONS,
     ORDER_TRANSITIONS,
-    PAYMENT_TRANSITIONS,
+    REFUND_TRANSITIONS,
     OrderPaymentStatus,
     OrderStatus,
     RefundSource,
 )
+from qrcheckout.payments.provider import RefundStatus
+from qrcheckout.payments.stripe_api import refund_status
 from qrcheckout.realtime.bus import Outbox
 
 log = logging.getLogger(__name__)
@@ -223,7 +226,7 @@ class Ledger:
         )
         if not payment.applied:
             if payment.amount_refunded >= payment.amount:
-                advance(payment, PAYMENT_TRANSITIONS, OrderPaymentStatus.REFUNDED)
+                advance(payment, ORDER_PAYMENT_TRANSITIONS, OrderPaymentStatus.REFUNDED)
             return
         before = order.amount_refunded
         order.amount_refunded = sum(p.amount_refunded for p in order.payments if p.applied)
@@ -255,12 +258,12 @@ def upsert_refund(
     payment: OrderPayment,
     refund_id: str,
     amount: int,
-    status: str,
+    status: RefundStatus,
     source: RefundSource,
 ) -> OrderRefund:
     for refund in order.refunds:
         if refund.id == refund_id:
-            refund.status = status
+            advance(refund, REFUND_TRANSITIONS, status)
             if source != RefundSource.PROVIDER:
                 # Its event can arrive before the request that made it records the answer.
                 refund.source = source.value
@@ -270,7 +273,7 @@ def upsert_refund(
         order_id=order.id,
         payment_id=payment.id,
         amount=amount,
-        status=status,
+        status=status.value,
         source=source.value,
         created_at=utcnow(),
     )
@@ -285,7 +288,7 @@ def _seen_refund(order: Order, payment: OrderPayment, refund: dict[str, Any]) ->
         payment,
         refund["id"],
         int(refund.get("amount") or 0),
-        str(refund.get("status") or "pending"),
+        refund_status(refund.get("status")),
         RefundSource.PROVIDER,
     )
 
@@ -304,5 +307,5 @@ async def find_order(session: AsyncSession, where: Any, *, lock: bool = True) ->
 async def load_order(session: AsyncSession, order_id: str, *, lock: bool = False) -> Order:
     order = await find_order(session, Order.id == order_id, lock=lock)
     if order is None:
-        raise APIError(404, "order_not_found", f"No order with identifier {order_id!r}.")
+        raise NotFound("order_not_found", f"No order with identifier {order_id!r}.")
     return order

@@ -15,7 +15,17 @@ from qrcheckout.catalog.service import price_cart
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.states import TokenKind
 from qrcheckout.db import utcnow
-from qrcheckout.errors import APIError
+from qrcheckout.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    Malformed,
+    PaymentDeclined,
+    PaymentIncomplete,
+    ProviderUnavailable,
+    Unauthenticated,
+)
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.ledger import Ledger, load_order, move, upsert_refund
 from qrcheckout.orders.models import (
@@ -40,7 +50,13 @@ from qrcheckout.orders.states import (
     PaymentMode,
     RefundSource,
 )
-from qrcheckout.payments.provider import Charge, ChargeRequest, ProviderError, RefundRequest
+from qrcheckout.payments.provider import (
+    Charge,
+    ChargeRequest,
+    ProviderError,
+    ProviderErrorKind,
+    RefundRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +126,10 @@ class OrderService:
             if starting_after is not None:
                 cursor = await session.get(Order, starting_after)
                 if cursor is None or cursor.owner != owner:
-                    raise APIError(
-                        400, "invalid_cursor", f"No order {starting_after!r} to start after."
+                    raise Malformed(
+                        "invalid_cursor",
+                        f"No order {starting_after!r} to start after.",
+                        field="starting_after",
                     )
                 query = query.where(
                     or_(
@@ -141,8 +159,7 @@ class OrderService:
         owner = buyer.subject if buyer else None
         email = request.customer_email or (buyer.email if buyer else None)
         if owner is None and email is None:
-            raise APIError(
-                422,
+            raise Invalid(
                 "owner_required",
                 "Sign in or give a customer_email: someone must own what the order grants.",
             )
@@ -150,8 +167,7 @@ class OrderService:
             cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
             free = cart.amount == 0
             if request.payment_mode == PaymentMode.FREE and not free:
-                raise APIError(
-                    422,
+                raise Invalid(
                     "order_not_free",
                     f"This order costs {cart.amount} {cart.currency}; only a zero-priced order "
                     "can be free.",
@@ -197,7 +213,7 @@ class OrderService:
         if not free and order.token_id is not None:
             try:
                 await self.checkout.scan(order.token_id)
-            except APIError as exc:
+            except DomainError as exc:
                 # The order stands; its payment_url opens the hosted page once the provider answers.
                 log.warning("no hosted checkout yet for order %s: %s", order.id, exc.message)
         return await self.get(order.id)
@@ -208,12 +224,11 @@ class OrderService:
         async with self.checkout.unit() as (session, _):
             order = await load_order(session, order_id, lock=True)
             if order.owner is not None and buyer is None:
-                raise APIError(401, "unauthorized", "Sign in as the order's owner to cancel it.")
+                raise Unauthenticated("unauthorized", "Sign in as the order's owner to cancel it.")
             if order.owner is not None and buyer is not None and buyer.subject != order.owner:
                 raise _forbidden()
             if not move(order, OrderStatus.CANCELLED):
-                raise APIError(
-                    409,
+                raise Conflict(
                     "order_not_cancellable",
                     f"An order in status {order.status} cannot be cancelled.",
                 )
@@ -261,7 +276,7 @@ class OrderService:
                 await self.checkout.cancel(token_id)
             else:
                 await self.checkout.expire([token_id])
-        except APIError as exc:
+        except DomainError as exc:
             # Already paid or ended: a payment that lands now is refunded, never lost.
             log.info("token %s of an ended order stays %s", token_id, exc.code)
 
@@ -274,8 +289,7 @@ class OrderService:
                 raise _forbidden()
             _check_payable(order)
             if not source:
-                raise APIError(
-                    422,
+                raise Invalid(
                     "token_missing",
                     "Send the card token as data.attributes.stripe (a tok_... from Stripe.js).",
                 )
@@ -294,22 +308,21 @@ class OrderService:
         try:
             charge = await self.provider.charge(request)
         except ProviderError as exc:
-            if exc.code == "idempotency_error":
-                raise APIError(
-                    409, "charge_in_progress", "Another charge of this order is under way."
+            if exc.kind == ProviderErrorKind.CONFLICT:
+                raise Conflict(
+                    "charge_in_progress", "Another charge of this order is under way."
                 ) from exc
-            refused = exc.http_status is not None and 400 <= exc.http_status < 500
-            if refused:
+            if exc.took_nothing:
                 # Refused outright, nothing was taken: the next attempt may use a new key.
                 async with self.checkout.unit() as (session, _):
                     order = await load_order(session, order_id, lock=True)
                     order.refused_attempts += 1
                     order.failure_code = exc.decline_code or exc.code
                     order.failure_message = exc.message
-            raise CardDeclined(exc) if exc.is_card_error else _provider_refusal(exc) from exc
+            raise _provider_refusal(exc) from exc
         if charge.status != "succeeded":
-            raise APIError(
-                402, "charge_not_succeeded", f"The charge is {charge.status}; the order waits."
+            raise PaymentIncomplete(
+                "charge_not_succeeded", f"The charge is {charge.status}; the order waits."
             )
         async with self.checkout.unit() as (session, outbox):
             order = await load_order(session, order_id, lock=True)
@@ -323,8 +336,7 @@ class OrderService:
                 currency=charge.currency,
             )
         if not payment.applied:
-            raise APIError(
-                409,
+            raise Conflict(
                 f"order_{order.status}" if order.status in _ENDED_CODES else "order_paid",
                 f"The order was {order.status} when the payment landed; it will be refunded.",
             )
@@ -345,8 +357,6 @@ class OrderService:
         try:
             return await self.provider.charge(request)
         except ProviderError as exc:
-            if exc.is_card_error:
-                raise CardDeclined(exc) from exc
             raise _provider_refusal(exc) from exc
 
     # -- refunds -----------------------------------------------------------------------------
@@ -357,15 +367,13 @@ class OrderService:
         async with self.db.sessions() as session:
             order = await load_order(session, order_id)
             if order.status not in REFUNDABLE:
-                raise APIError(
-                    409,
+                raise Conflict(
                     "order_not_refundable",
                     f"An order in status {order.status} has nothing to refund.",
                 )
             left = order.amount_paid - order.amount_refunded
             if amount is not None and amount > left:
-                raise APIError(
-                    422,
+                raise Invalid(
                     "amount_too_large",
                     f"At most {left} {order.currency} is left to refund on this order.",
                 )
@@ -383,9 +391,9 @@ class OrderService:
                 )
             )
         except ProviderError as exc:
-            if exc.code == "idempotency_error":
-                raise APIError(
-                    409, "refund_in_progress", "Another refund of this order is under way."
+            if exc.kind == ProviderErrorKind.CONFLICT:
+                raise Conflict(
+                    "refund_in_progress", "Another refund of this order is under way."
                 ) from exc
             raise _provider_refusal(exc) from exc
         async with self.checkout.unit() as (session, outbox):
@@ -444,34 +452,30 @@ class OrderService:
         return done
 
 
-class CardDeclined(APIError):
-    """The provider declined the card: 422 with its message and the issuer's decline code."""
-
-    def __init__(self, exc: ProviderError) -> None:
-        super().__init__(422, exc.code, exc.message, decline_code=exc.decline_code)
-
-
 _ENDED_CODES = frozenset({OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value})
 
 
 def _check_payable(order: Order) -> None:
     if order.payment_mode == PaymentMode.FREE:
-        raise APIError(409, "order_free", "This order is free; there is nothing to charge.")
+        raise Conflict("order_free", "This order is free; there is nothing to charge.")
     status = OrderStatus(order.status)
     if status == OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
         status = OrderStatus.EXPIRED
     if status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
-        raise APIError(409, f"order_{status.value}", f"This order is {status.value}.")
+        raise Conflict(f"order_{status.value}", f"This order is {status.value}.")
     if status in PAID:
-        raise APIError(409, "order_paid", "This order is already paid.")
+        raise Conflict("order_paid", "This order is already paid.")
 
 
-def _provider_refusal(exc: ProviderError) -> APIError:
-    if exc.http_status is not None and 400 <= exc.http_status < 500:
+def _provider_refusal(exc: ProviderError) -> DomainError:
+    """A provider's refusal as the buyer should hear it."""
+    if exc.kind == ProviderErrorKind.DECLINED:
+        return PaymentDeclined(exc.code, exc.message, decline_code=exc.decline_code)
+    if exc.took_nothing or exc.kind == ProviderErrorKind.CONFLICT:
         code = "invalid_currency" if exc.param == "currency" else exc.code
-        return APIError(422, code, exc.message)
-    return APIError(502, "provider_error", f"The payment provider failed: {exc.message}")
+        return Invalid(code, exc.message, field=exc.param)
+    return ProviderUnavailable("provider_error", f"The payment provider failed: {exc.message}")
 
 
-def _forbidden() -> APIError:
-    return APIError(403, "forbidden", "This order belongs to someone else.")
+def _forbidden() -> Forbidden:
+    return Forbidden("forbidden", "This order belongs to someone else.")

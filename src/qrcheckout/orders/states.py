@@ -1,8 +1,10 @@
-"""Order and order-payment lifecycles: one transition table each; only forward."""
+"""Lifecycles of orders, of the money paid for them and of refunds; one table each."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from qrcheckout.payments.provider import RefundStatus
 
 
 class OrderStatus(StrEnum):
@@ -42,7 +44,7 @@ class OrderPaymentStatus(StrEnum):
     REFUNDED = "refunded"  # not applied, and given back
 
 
-PAYMENT_TRANSITIONS: dict[OrderPaymentStatus, frozenset[OrderPaymentStatus]] = {
+ORDER_PAYMENT_TRANSITIONS: dict[OrderPaymentStatus, frozenset[OrderPaymentStatus]] = {
     OrderPaymentStatus.SUCCEEDED: frozenset(),
     OrderPaymentStatus.REFUND_PENDING: frozenset({OrderPaymentStatus.REFUNDED}),
     OrderPaymentStatus.REFUNDED: frozenset(),
@@ -55,5 +57,25 @@ class RefundSource(StrEnum):
     PROVIDER = "provider"  # seen first in a provider event (a refund made in Stripe's dashboard)
 
 
+REFUND_TRANSITIONS: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.PENDING: frozenset(
+        {
+            RefundStatus.REQUIRES_ACTION,
+            RefundStatus.SUCCEEDED,
+            RefundStatus.FAILED,
+            RefundStatus.CANCELED,
+        }
+    ),
+    RefundStatus.REQUIRES_ACTION: frozenset(
+        {RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED}
+    ),
+    # A bank can still return a refund that had succeeded; that is its last word.
+    RefundStatus.SUCCEEDED: frozenset({RefundStatus.FAILED}),
+    RefundStatus.FAILED: frozenset(),
+    RefundStatus.CANCELED: frozenset(),
+}
+
 # Refund statuses that hold money back from the buyer; failed and canceled ones gave nothing.
-COUNTED_REFUND_STATUSES = frozenset({"pending", "succeeded", "requires_action"})
+COUNTED_REFUND_STATUSES = frozenset(
+    {RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION, RefundStatus.SUCCEEDED}
+)

@@ -8,6 +8,7 @@ speaks Stripe's wire protocol, such as the built-in sandbox) through the officia
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 
@@ -81,44 +82,66 @@ class RefundRequest:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+class RefundStatus(StrEnum):
+    """Where a refund stands; providers map their own words onto these."""
+
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
 @dataclass(frozen=True)
 class Refund:
     id: str
-    status: str  # pending | succeeded | failed | canceled | requires_action
+    status: RefundStatus
     amount: int
     currency: str
+
+
+class ProviderErrorKind(StrEnum):
+    """What sort of failure a provider call met, whatever the provider's own words for it."""
+
+    #: The buyer's card or payment method was declined: the buyer's problem, not the service's.
+    DECLINED = "declined"
+    #: The provider refused the request itself (a parameter, the key, a limit); nothing was taken.
+    REFUSED = "refused"
+    #: Another request with the same idempotency key is under way, or differed.
+    CONFLICT = "conflict"
+    #: The provider was not reached, or failed on its side: the outcome is unknown, retry later.
+    UNAVAILABLE = "unavailable"
 
 
 class ProviderError(Exception):
     """Anything the provider refused or could not do.
 
-    ``code`` is the provider's machine-readable code where it gave one
-    (``card_declined``, ``idempotency_error``, ``api_connection_error``, ...);
-    ``http_status`` is the provider's status, or None when it was never reached;
-    ``decline_code`` is the issuer's reason when a card was declined; ``param`` the request
-    parameter the provider refused.
+    ``kind`` says what sort of failure it was; ``code`` is the provider's machine-readable
+    code where it gave one (``card_declined``, ``resource_missing``, ...); ``decline_code``
+    is the issuer's reason when a card was declined; ``param`` the request parameter the
+    provider refused.
     """
 
     def __init__(
         self,
         message: str,
         *,
+        kind: ProviderErrorKind,
         code: str,
-        http_status: int | None = None,
         decline_code: str | None = None,
         param: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.kind = kind
         self.code = code
-        self.http_status = http_status
         self.decline_code = decline_code
         self.param = param
 
     @property
-    def is_card_error(self) -> bool:
-        """The card was refused (402): the buyer's problem, not the service's."""
-        return self.http_status == 402
+    def took_nothing(self) -> bool:
+        """The provider answered with a refusal, so nothing was charged or refunded."""
+        return self.kind in (ProviderErrorKind.DECLINED, ProviderErrorKind.REFUSED)
 
 
 class WebhookSignatureError(Exception):

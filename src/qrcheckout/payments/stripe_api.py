@@ -12,8 +12,10 @@ from qrcheckout.payments.provider import (
     ChargeRequest,
     CheckoutSession,
     ProviderError,
+    ProviderErrorKind,
     Refund,
     RefundRequest,
+    RefundStatus,
     SessionRequest,
     WebhookSignatureError,
 )
@@ -106,7 +108,7 @@ class StripeProvider:
         obj = (await _call(self._client.v1.refunds.create_async(params, options))).to_dict()
         return Refund(
             id=obj["id"],
-            status=obj.get("status") or "pending",
+            status=refund_status(obj.get("status")),
             amount=obj["amount"],
             currency=obj["currency"],
         )
@@ -133,18 +135,41 @@ async def _call(pending: Any) -> Any:
         return await pending
     except stripe.StripeError as exc:
         error = exc.error
+        kind = _kind(exc)
         code = (error.code if error is not None else None) or (
-            "idempotency_error" if isinstance(exc, stripe.IdempotencyError) else type(exc).__name__
+            "idempotency_error" if kind == ProviderErrorKind.CONFLICT else type(exc).__name__
         )
-        decline_code = error.decline_code if error is not None else None
         message = (error.message if error is not None else None) or exc.user_message or str(exc)
         raise ProviderError(
             message,
+            kind=kind,
             code=code,
-            http_status=exc.http_status,
-            decline_code=decline_code,
+            decline_code=error.decline_code if error is not None else None,
             param=error.param if error is not None else None,
         ) from exc
+
+
+def _kind(exc: stripe.StripeError) -> ProviderErrorKind:
+    # The SDK's error classes already sort Stripe's answers: a card error, an idempotency
+    # clash, no answer or a failure on Stripe's side, and every other refusal of the request.
+    if isinstance(exc, stripe.CardError):
+        return ProviderErrorKind.DECLINED
+    # Stripe answers a clash of concurrent requests as a conflict, which the SDK calls APIError.
+    if isinstance(exc, stripe.IdempotencyError) or (
+        exc.error is not None and exc.error.type == "idempotency_error"
+    ):
+        return ProviderErrorKind.CONFLICT
+    if isinstance(exc, stripe.APIConnectionError | stripe.APIError):
+        return ProviderErrorKind.UNAVAILABLE
+    return ProviderErrorKind.REFUSED
+
+
+def refund_status(value: Any) -> RefundStatus:
+    """Stripe's refund status; one it has not documented yet counts as pending."""
+    try:
+        return RefundStatus(value)
+    except ValueError:
+        return RefundStatus.PENDING
 
 
 def _id(value: Any) -> str | None:

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 from qrcheckout.catalog.service import list_products
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
-from qrcheckout.checkout.service import CheckoutService, TokenNotPayable
-from qrcheckout.errors import APIError
+from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.errors import DomainError
+from qrcheckout.http.errors import status_of
 from qrcheckout.money import format_amount
 
 router = APIRouter(include_in_schema=False)
@@ -60,8 +61,8 @@ async def shop_checkout(request: Request) -> Response:
         token = await _service(request).create(body)
     except ValidationError as exc:
         return await _shop(request, exc.errors()[0]["msg"], 422)
-    except APIError as exc:
-        return await _shop(request, exc.message, exc.status)
+    except DomainError as exc:
+        return await _shop(request, exc.message, status_of(exc))
     return RedirectResponse(f"/checkout/{token.id}", status_code=303)
 
 
@@ -70,8 +71,8 @@ async def qr_page(token_id: str, request: Request) -> Response:
     service = _service(request)
     try:
         out = service.to_out(await service.get(token_id))
-    except APIError as exc:
-        return _notice(request, "Checkout not found", exc.message, exc.status)
+    except DomainError as exc:
+        return _notice(request, "Checkout not found", exc.message, status_of(exc))
     svg = Markup(qr.svg(out.url, scale=6).decode())
     return templates.TemplateResponse(request, "qr.html", {"token": out, "qr_svg": svg})
 
@@ -80,17 +81,10 @@ async def qr_page(token_id: str, request: Request) -> Response:
 async def scan(token_id: str, request: Request) -> Response:
     try:
         url = await _service(request).scan(token_id)
-    except TokenNotPayable as exc:
-        titles = {
-            "token_paid": "Already paid",
-            "token_cancelled": "Checkout cancelled",
-            "token_failed": "Payment failed",
-            "token_expired": "Checkout expired",
-        }
+    except DomainError as exc:
+        title = _ENDED_TITLES.get(exc.code, "Cannot open this checkout")
         tone = "good" if exc.code == "token_paid" else "bad"
-        return _notice(request, titles[exc.code], exc.message, exc.status, tone=tone)
-    except APIError as exc:
-        return _notice(request, "Cannot open this checkout", exc.message, exc.status)
+        return _notice(request, title, exc.message, status_of(exc), tone=tone)
     return RedirectResponse(url, status_code=303)
 
 
@@ -114,6 +108,14 @@ async def back(token_id: str, request: Request) -> Response:
         200,
         link=(f"/t/{token_id}", "Try again"),
     )
+
+
+_ENDED_TITLES = {
+    "token_paid": "Already paid",
+    "token_cancelled": "Checkout cancelled",
+    "token_failed": "Payment failed",
+    "token_expired": "Checkout expired",
+}
 
 
 def _notice(

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from qrcheckout.errors import APIError
+from qrcheckout.errors import Malformed
 from qrcheckout.webhooks.service import WebhookService
 
 router = APIRouter(tags=["webhooks"])
@@ -31,5 +31,5 @@ async def echo(request: Request) -> dict[str, Any]:
     try:
         event = json.loads(await request.body())
     except ValueError as exc:
-        raise APIError(400, "invalid_json", "The body is not valid JSON.") from exc
+        raise Malformed("invalid_json", "The body is not valid JSON.") from exc
     return {"received": True, "id": event.get("id") if isinstance(event, dict) else None}

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.db import utcnow
-from qrcheckout.errors import APIError
+from qrcheckout.errors import DomainError, Malformed, RetryLater
 from qrcheckout.payments.provider import WebhookSignatureError
 from qrcheckout.realtime.bus import Outbox
 from qrcheckout.webhooks.models import StripeEvent
@@ -71,9 +71,9 @@ class WebhookService:
         try:
             event = self.checkout.provider.verify_webhook(payload, signature)
         except WebhookSignatureError as exc:
-            raise APIError(400, "invalid_signature", f"Webhook signature rejected: {exc}") from exc
+            raise Malformed("invalid_signature", f"Webhook signature rejected: {exc}") from exc
         except ValueError as exc:
-            raise APIError(400, "invalid_json", "The webhook body is not valid JSON.") from exc
+            raise Malformed("invalid_json", "The webhook body is not valid JSON.") from exc
         event_id, event_type = _identify(event)
         created = event.get("created")
         await self._store(
@@ -100,7 +100,7 @@ class WebhookService:
         for event_id, event_type, payload in rows:
             try:
                 await self._process(event_id, event_type, json.loads(payload))
-            except APIError as exc:
+            except DomainError as exc:
                 log.warning("replaying event %s failed: %s", event_id, exc.message)
         return len(rows)
 
@@ -161,13 +161,13 @@ class WebhookService:
                         "payload": event,
                     },
                 )
-        except APIError:
+        except DomainError:
             raise
         except Exception as exc:
             log.exception("webhook %s (%s) failed", event_id, event_type)
             await self._record_failure(event_id, f"{type(exc).__name__}: {exc}")
-            raise APIError(
-                500, "webhook_processing_failed", "The event could not be processed; retry later."
+            raise RetryLater(
+                "webhook_processing_failed", "The event could not be processed; retry later."
             ) from exc
         return Receipt(event_id, status, duplicate=False)
 
@@ -193,12 +193,12 @@ class WebhookService:
 
 def _identify(event: Any) -> tuple[str, str]:
     if not isinstance(event, dict):
-        raise APIError(400, "invalid_event", "The webhook body is not an event object.")
+        raise Malformed("invalid_event", "The webhook body is not an event object.")
     event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-        raise APIError(400, "invalid_event", "The event has no valid id.")
+        raise Malformed("invalid_event", "The event has no valid id.")
     if not isinstance(event_type, str) or not event_type:
-        raise APIError(400, "invalid_event", "The event has no type.")
+        raise Malformed("invalid_event", "The event has no type.")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise APIError(400, "invalid_event", "The event has no data.object.")
+        raise Malformed("invalid_event", "The event has no data.object.")
     return event_id, event_type

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from qrcheckout.sandbox import params as p
-from qrcheckout.sandbox import shapes
-from qrcheckout.sandbox.core import Ctx
-from qrcheckout.sandbox.objects import StripeAPIError, invalid, new_id
-from qrcheckout.sandbox.store import Store
+from qrcheckout_sandbox import params as p
+from qrcheckout_sandbox import shapes
+from qrcheckout_sandbox.core import Ctx
+from qrcheckout_sandbox.objects import StripeAPIError, invalid, new_id
+from qrcheckout_sandbox.store import Store
 
 ACCOUNT_TYPES = ("standard", "express", "custom")
 SCOPES = ("read_write", "read_only")

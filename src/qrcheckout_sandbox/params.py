@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from qrcheckout.sandbox.objects import invalid, missing
+from qrcheckout_sandbox.objects import invalid, missing
 
 MAX_AMOUNT = 99_999_999
 # The presentment currencies Stripe supports.

@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from qrcheckout.sandbox import objects
-from qrcheckout.sandbox.delivery import Target, WebhookSender
-from qrcheckout.sandbox.objects import no_such
-from qrcheckout.sandbox.store import Store
+from qrcheckout_sandbox import objects
+from qrcheckout_sandbox.delivery import Target, WebhookSender
+from qrcheckout_sandbox.objects import no_such
+from qrcheckout_sandbox.store import Store
 
 
 class Engine:

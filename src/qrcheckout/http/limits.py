@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qrcheckout.errors import error_body
+from qrcheckout.http.errors import error_body
 
 DRAIN_LIMIT = 16 * 1024 * 1024
 

@@ -22,15 +22,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from qrcheckout.money import format_amount
-from qrcheckout.sandbox import catalog, checkout, connect, endpoints, objects, payments
-from qrcheckout.sandbox.cards import CardInputError, parse_card
-from qrcheckout.sandbox.core import Ctx, Engine
-from qrcheckout.sandbox.delivery import Attempt, Target, WebhookSender
-from qrcheckout.sandbox.forms import FormError, decode
-from qrcheckout.sandbox.http import Api, Resource, api_key, api_path, paginate, respond
-from qrcheckout.sandbox.objects import StripeAPIError
-from qrcheckout.sandbox.store import Store
+from qrcheckout_sandbox import catalog, checkout, connect, endpoints, objects, payments
+from qrcheckout_sandbox.cards import CardInputError, parse_card
+from qrcheckout_sandbox.core import Ctx, Engine
+from qrcheckout_sandbox.delivery import Attempt, Target, WebhookSender
+from qrcheckout_sandbox.forms import FormError, decode
+from qrcheckout_sandbox.http import Api, Resource, api_key, api_path, paginate, respond
+from qrcheckout_sandbox.money import display
+from qrcheckout_sandbox.objects import StripeAPIError
+from qrcheckout_sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -456,8 +456,8 @@ class _PayPage:
         context = {
             "session": session,
             "items": items,
-            "total": format_amount(session["amount_total"], session["currency"]) if session else "",
-            "money": format_amount,
+            "total": display(session["amount_total"], session["currency"]) if session else "",
+            "money": display,
             "merchant": merchant,
             "countries": (
                 (session.get("shipping_address_collection") or {}).get("allowed_countries")

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from qrcheckout.sandbox import params as p
-from qrcheckout.sandbox import shapes
-from qrcheckout.sandbox.cards import Card, Decline, luhn_ok, test_card
-from qrcheckout.sandbox.core import Ctx
-from qrcheckout.sandbox.objects import StripeAPIError, invalid, missing, new_id, no_such
+from qrcheckout_sandbox import params as p
+from qrcheckout_sandbox import shapes
+from qrcheckout_sandbox.cards import Card, Decline, luhn_ok, test_card
+from qrcheckout_sandbox.core import Ctx
+from qrcheckout_sandbox.objects import StripeAPIError, invalid, missing, new_id, no_such
 
 PI_CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
 PI_CANCELLABLE = ("requires_payment_method", "requires_capture", "requires_confirmation")

@@ -18,12 +18,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from qrcheckout.sandbox import connect, objects
-from qrcheckout.sandbox import params as p
-from qrcheckout.sandbox.core import Ctx, Engine
-from qrcheckout.sandbox.forms import FormError, decode
-from qrcheckout.sandbox.objects import StripeAPIError, invalid, no_such
-from qrcheckout.sandbox.store import Record
+from qrcheckout_sandbox import connect, objects
+from qrcheckout_sandbox import params as p
+from qrcheckout_sandbox.core import Ctx, Engine
+from qrcheckout_sandbox.forms import FormError, decode
+from qrcheckout_sandbox.objects import StripeAPIError, invalid, no_such
+from qrcheckout_sandbox.store import Record
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 MAX_EXPAND_DEPTH = 4

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from qrcheckout.sandbox import objects, payments, shapes
-from qrcheckout.sandbox import params as p
-from qrcheckout.sandbox.cards import Card, Decline
-from qrcheckout.sandbox.core import Ctx
-from qrcheckout.sandbox.objects import StripeAPIError, invalid, missing, new_id
+from qrcheckout_sandbox import objects, payments, shapes
+from qrcheckout_sandbox import params as p
+from qrcheckout_sandbox.cards import Card, Decline
+from qrcheckout_sandbox.core import Ctx
+from qrcheckout_sandbox.objects import StripeAPIError, invalid, missing, new_id
 
 # Stripe's window for a Checkout Session's expires_at, in seconds after creation.
 EXPIRES_MIN, EXPIRES_MAX, EXPIRES_DEFAULT = 30 * 60, 24 * 60 * 60, 24 * 60 * 60

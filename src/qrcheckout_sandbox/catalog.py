@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from qrcheckout.sandbox import params as p
-from qrcheckout.sandbox import shapes
-from qrcheckout.sandbox.core import Ctx
-from qrcheckout.sandbox.objects import invalid, missing, new_id
+from qrcheckout_sandbox import params as p
+from qrcheckout_sandbox import shapes
+from qrcheckout_sandbox.core import Ctx
+from qrcheckout_sandbox.objects import invalid, missing, new_id
 
 PRICE_TYPES = ("one_time", "recurring")
 INTERVALS = ("day", "week", "month", "year")

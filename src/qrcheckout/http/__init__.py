@@ -1,0 +1,1 @@
+"""The HTTP edge: mapping domain errors to responses, request limits, typed dependencies."""

@@ -1,0 +1,20 @@
+"""Stripe's money rules as the sandbox needs them: zero-decimal currencies and the pay page's
+display of an amount."""
+
+from __future__ import annotations
+
+# Currencies Stripe counts in whole units: ``amount=500`` in JPY is ¥500.
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()  # noqa: SIM905
+)
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}
+
+
+def display(amount: int, currency: str) -> str:
+    """``display(1050, "usd") == "$10.50"``; a currency without a symbol shows its code."""
+    places = 0 if currency.lower() in ZERO_DECIMAL else 2
+    whole, cents = divmod(abs(amount), 10**places)
+    text = f"{whole:,}" + (f".{cents:0{places}d}" if places else "")
+    symbol = _SYMBOLS.get(currency.lower())
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
