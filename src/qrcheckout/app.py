@@ -10,35 +10,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from qrcheckout import migrations
-from qrcheckout.auth import JWTVerifier
 from qrcheckout.catalog import api as catalog_api
-from qrcheckout.catalog.service import seed_demo_catalog
 from qrcheckout.checkout import api as checkout_api
 from qrcheckout.checkout import sessions_api
-from qrcheckout.checkout.service import CheckoutService
-from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
-from qrcheckout.db import Database
+from qrcheckout.container import Container
 from qrcheckout.http import errors
 from qrcheckout.http.limits import BodyLimit
 from qrcheckout.notifications import api as notifications_api
-from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders import api as orders_api
-from qrcheckout.orders.service import OrderService
 from qrcheckout.payments.stripe_api import StripeProvider
 from qrcheckout.realtime import api as realtime_api
-from qrcheckout.realtime.bus import create_bus
 from qrcheckout.web import api as web_api
 from qrcheckout.webhooks import api as webhooks_api
-from qrcheckout.webhooks.service import WebhookService
 from qrcheckout_sandbox.app import STATE_FILE, Sandbox
-
-ORDER_PAYMENT_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
-REFUND_EVENTS = ("refund.created", "refund.updated", "charge.refund.updated")
 
 log = logging.getLogger(__name__)
 
@@ -96,48 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url)
-        if settings.auto_migrate:
-            await migrations.upgrade(db)
-        if settings.seed_demo_catalog:
-            async with db.transaction() as session:
-                await seed_demo_catalog(session)
-        bus = create_bus(settings.bus_url)
-        await bus.start()
         provider = StripeProvider(api_key, webhook_secret, api_base)
-        service = CheckoutService(db, provider, bus, settings)
-        notifier = Notifier(
-            db,
-            settings.merchant_webhook_targets,
-            merchant_webhook_secret(settings),
-            retry_base_seconds=settings.webhook_retry_base_seconds,
-            max_attempts=settings.webhook_max_attempts,
-        )
-        orders = OrderService(service, notifier)
-        webhooks = WebhookService(service)
-        webhooks.on(ORDER_PAYMENT_EVENTS, orders.ledger.on_session_event)
-        webhooks.on(("charge.succeeded",), orders.ledger.on_charge_succeeded)
-        webhooks.on(("charge.refunded",), orders.ledger.on_charge_refunded)
-        webhooks.on(REFUND_EVENTS, orders.ledger.on_refund_event)
-        app.state.db = db
-        app.state.bus = bus
-        app.state.checkout = service
-        app.state.sessions = HostedSessions(db, provider, settings.public_url + "/")
-        app.state.orders = orders
-        app.state.notifier = notifier
-        app.state.webhooks = webhooks
-        app.state.sandbox = sandbox
+        container = await Container.start(settings, provider, merchant_webhook_secret(settings))
+        app.state.container = container
         if sandbox is not None:
             await sandbox.start()
-        await notifier.start()
         interval = settings.expiry_interval_seconds
-        jobs = [
-            asyncio.create_task(_every(interval, "expiring tokens", service.expire_due)),
-            asyncio.create_task(_every(interval, "expiring orders", orders.expire_due)),
-            asyncio.create_task(_every(interval, "refunding", orders.refund_unapplied)),
-            asyncio.create_task(_every(interval, "replaying events", webhooks.replay_stored)),
-            asyncio.create_task(notifier.run_forever(interval)),
-        ]
+        jobs = [asyncio.create_task(_every(interval, what, job)) for what, job in container.jobs()]
+        jobs.append(asyncio.create_task(container.notifier.run_forever(interval)))
         try:
             yield
         finally:
@@ -146,16 +100,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for job in jobs:
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
-            await notifier.stop()
             if sandbox is not None:
                 await sandbox.stop()
-            await provider.aclose()
-            await bus.stop()
-            await db.dispose()
+            await container.stop()
 
     app = FastAPI(title="qrcheckout", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.jwt = JWTVerifier(settings)
+    app.state.sandbox = sandbox
     errors.install(app)
     app.add_middleware(
         BodyLimit, default=settings.max_body_bytes, per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY}
@@ -170,8 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_api.router)
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "sandbox": request.app.state.sandbox is not None})
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "sandbox": sandbox is not None})
 
     if sandbox is not None:
         app.mount(SANDBOX_PATH, sandbox.app)

@@ -1,14 +1,12 @@
-"""Who is calling: a buyer's JWT (HS256 or RS256) or the merchant's API key."""
+"""Buyers' credentials: JWTs (HS256 or RS256) verified against the configured keys."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
-from fastapi import Request
 
 from qrcheckout.config import Settings
 from qrcheckout.errors import NotConfigured, Unauthenticated
@@ -78,42 +76,3 @@ def _pem(value: str) -> str:
 
 def _invalid(why: str) -> Unauthenticated:
     return Unauthenticated("invalid_token", f"The bearer token was refused: {why}.")
-
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthenticated("unauthorized", "Send the credential as 'Authorization: Bearer ...'.")
-    return value.strip()
-
-
-def optional_buyer(request: Request) -> Buyer | None:
-    """The signed-in buyer, or None when no credential was sent; a bad one is refused."""
-    token = _bearer(request)
-    if token is None:
-        return None
-    verifier: JWTVerifier = request.app.state.jwt
-    return verifier.verify(token)
-
-
-def buyer(request: Request) -> Buyer:
-    """The signed-in buyer; 401 without a valid JWT."""
-    found = optional_buyer(request)
-    if found is None:
-        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
-    return found
-
-
-def merchant(request: Request) -> None:
-    """Passes only with the merchant's API key (``QRCHECKOUT_API_KEY``)."""
-    settings: Settings = request.app.state.settings
-    if not settings.api_key:
-        raise NotConfigured("auth_not_configured", "QRCHECKOUT_API_KEY is not set on this server.")
-    token = _bearer(request)
-    if token is None:
-        raise Unauthenticated("unauthorized", "This needs 'Authorization: Bearer <API key>'.")
-    if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
-        raise Unauthenticated("invalid_api_key", "The API key is not valid.")

@@ -73,7 +73,7 @@ def token_id_of(page: Page) -> str:
 
 def wait_for_live_watcher(server: RunningServer, token_id: str) -> None:
     """The desktop's EventSource is subscribed, so "Paid" can only arrive as a pushed update."""
-    wait_until(lambda: server.app.state.bus.watchers(token_topic(token_id)) >= 1)
+    wait_until(lambda: server.app.state.container.bus.watchers(token_topic(token_id)) >= 1)
 
 
 def mark_no_reload(page: Page) -> None:

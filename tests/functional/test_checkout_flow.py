@@ -59,7 +59,7 @@ def test_session_carries_the_token_terms(server: RunningServer) -> None:
 
 
 async def _end_ts(server: RunningServer, token_id: str) -> int:
-    token_row = await server.app.state.checkout.get(token_id)
+    token_row = await server.app.state.container.tokens.get(token_id)
     return int(token_row.end_at.timestamp())
 
 

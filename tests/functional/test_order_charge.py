@@ -217,7 +217,6 @@ def test_declined_then_good_card_completes_on_the_second_attempt(make_server: An
     assert sorted(c.status for c in attempts) == ["failed", "succeeded"]
 
 
-
 def test_unknown_token_then_good_card_completes(make_server: Any) -> None:
     """A token the provider refuses outright takes nothing, so the next attempt is a new charge."""
     server = start(make_server)
@@ -227,6 +226,7 @@ def test_unknown_token_then_good_card_completes(make_server: Any) -> None:
     attributes = charged(server, order)
     assert (attributes["status"], attributes["attempts"]) == ("completed", 2)
     assert len(_succeeded(server, order["id"])) == 1
+
 
 # -- who may sign in -----------------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ class RunningServer:
 
     @property
     def db(self) -> Database:
-        db: Database = self.app.state.db
+        db: Database = self.app.state.container.db
         return db
 
     @property

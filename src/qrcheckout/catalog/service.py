@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.catalog.models import Product
-from qrcheckout.errors import Invalid
+from qrcheckout.db import Database, utcnow
+from qrcheckout.errors import Conflict, Invalid
 
 DEMO_CATALOG = (
     ("espresso", "Espresso", "A double shot of our house blend.", 250),
@@ -80,6 +82,29 @@ async def price_cart(
         currency=next(iter(products.values())).currency if products else "",
         lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in wanted),
     )
+
+
+class Catalog:
+    """The merchant's products: read by everyone, added with the merchant's key."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def products(self) -> list[Product]:
+        async with self.db.sessions() as session:
+            return await list_products(session)
+
+    async def add(self, fields: dict[str, Any]) -> Product:
+        async with self.db.transaction() as session:
+            if await session.get(Product, fields["id"]) is not None:
+                raise Conflict("product_exists", f"A product with id {fields['id']!r} exists.")
+            product = Product(**fields, active=True, created_at=utcnow())
+            session.add(product)
+        return product
+
+    async def seed_demo(self) -> int:
+        async with self.db.transaction() as session:
+            return await seed_demo_catalog(session)
 
 
 async def seed_demo_catalog(session: AsyncSession, currency: str = "usd") -> int:

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -16,6 +16,8 @@ from qrcheckout.checkout.schemas import TokenCreate, TokenOut
 from qrcheckout.checkout.service import CheckoutService, token_topic
 from qrcheckout.checkout.states import TERMINAL
 from qrcheckout.errors import NotFound
+from qrcheckout.http.deps import BusDep, Tokens
+from qrcheckout.realtime.bus import Bus
 
 router = APIRouter(tags=["tokens"])
 
@@ -23,38 +25,29 @@ router = APIRouter(tags=["tokens"])
 KEEPALIVE_SECONDS = 15.0
 
 
-def _service(request: Request) -> CheckoutService:
-    service: CheckoutService = request.app.state.checkout
-    return service
-
-
 @router.post("/v1/tokens", status_code=201, response_model=TokenOut)
-async def create_token(body: TokenCreate, request: Request) -> TokenOut:
-    service = _service(request)
-    return service.to_out(await service.create(body))
+async def create_token(body: TokenCreate, tokens: Tokens) -> TokenOut:
+    return tokens.to_out(await tokens.create(body))
 
 
 @router.get("/v1/tokens/{token_id}", response_model=TokenOut)
-async def get_token(token_id: str, request: Request) -> TokenOut:
-    service = _service(request)
-    return service.to_out(await service.get(token_id))
+async def get_token(token_id: str, tokens: Tokens) -> TokenOut:
+    return tokens.to_out(await tokens.get(token_id))
 
 
 @router.post("/v1/tokens/{token_id}/cancel", response_model=TokenOut)
-async def cancel_token(token_id: str, request: Request) -> TokenOut:
-    service = _service(request)
-    return service.to_out(await service.cancel(token_id))
+async def cancel_token(token_id: str, tokens: Tokens) -> TokenOut:
+    return tokens.to_out(await tokens.cancel(token_id))
 
 
 @router.get("/v1/tokens/{token_id}/qr.{fmt}")
 async def token_qr(
     token_id: str,
     fmt: Literal["svg", "png"],
-    request: Request,
+    tokens: Tokens,
     payload: Literal["url", "json"] = Query("url"),
 ) -> Response:
-    service = _service(request)
-    data = qr.payload(service.to_out(await service.get(token_id)), payload)
+    data = qr.payload(tokens.to_out(await tokens.get(token_id)), payload)
     if fmt == "svg":
         return Response(qr.svg(data), media_type="image/svg+xml")
     return Response(qr.png(data), media_type="image/png")
@@ -65,10 +58,10 @@ class _Watch:
     between the read and the watch; the current state first, then each change, ending
     after a terminal state."""
 
-    def __init__(self, service: CheckoutService, token_id: str) -> None:
+    def __init__(self, service: CheckoutService, bus: Bus, token_id: str) -> None:
         self.service = service
         self.token_id = token_id
-        self.sub = service.bus.subscribe(token_topic(token_id))
+        self.sub = bus.subscribe(token_topic(token_id))
         self.current: dict[str, Any] = {}
 
     async def open(self) -> None:
@@ -101,8 +94,8 @@ class _Watch:
 
 
 @router.get("/v1/tokens/{token_id}/events")
-async def token_events(token_id: str, request: Request) -> StreamingResponse:
-    watch = _Watch(_service(request), token_id)
+async def token_events(token_id: str, tokens: Tokens, bus: BusDep) -> StreamingResponse:
+    watch = _Watch(tokens, bus, token_id)
     await watch.open()  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
@@ -123,8 +116,8 @@ async def token_events(token_id: str, request: Request) -> StreamingResponse:
 
 
 @router.websocket("/v1/tokens/{token_id}/ws")
-async def token_ws(websocket: WebSocket, token_id: str) -> None:
-    watch = _Watch(websocket.app.state.checkout, token_id)
+async def token_ws(websocket: WebSocket, token_id: str, tokens: Tokens, bus: BusDep) -> None:
+    watch = _Watch(tokens, bus, token_id)
     try:
         await watch.open()
     except NotFound:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,8 +26,16 @@ from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, DomainError, Gone, Invalid, NotFound, ProviderUnavailable
 from qrcheckout.lifecycle import advance
 from qrcheckout.money import format_amount
+from qrcheckout.payments.events import (
+    CheckoutEvent,
+    CheckoutExpired,
+    CheckoutFailed,
+    CheckoutPaid,
+    CheckoutProcessing,
+)
 from qrcheckout.payments.provider import LineItem, PaymentProvider, ProviderError, SessionRequest
-from qrcheckout.realtime.bus import Bus, Outbox
+from qrcheckout.realtime.bus import Outbox
+from qrcheckout.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +61,12 @@ def not_payable(token: Token) -> DomainError:
 
 class CheckoutService:
     def __init__(
-        self, db: Database, provider: PaymentProvider, bus: Bus, settings: Settings
+        self, db: Database, units: UnitOfWork, provider: PaymentProvider, settings: Settings
     ) -> None:
         self.db = db
+        self.units = units
         self.provider = provider
-        self.bus = bus
         self.settings = settings
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[tuple[AsyncSession, Outbox]]:
-        """A transaction whose live-status messages are published only once it has committed."""
-        outbox = Outbox()
-        async with self.db.transaction() as session:
-            yield session, outbox
-        await outbox.flush(self.bus)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -105,7 +103,7 @@ class CheckoutService:
     # -- creating ----------------------------------------------------------------------------
 
     async def create(self, request: TokenCreate) -> Token:
-        async with self.unit() as (session, _):
+        async with self.units() as (session, _):
             cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
             if cart.amount <= 0:
                 raise Invalid("zero_amount", "A checkout must have something to pay.")
@@ -188,7 +186,7 @@ class CheckoutService:
             raise ProviderUnavailable(
                 "provider_error", "The payment provider gave no payment page."
             )
-        async with self.unit() as (session, outbox):
+        async with self.units() as (session, outbox):
             token = await _load(session, token_id, lock=True)
             live = token.status == TokenStatus.INPROGRESS
             if live:
@@ -229,7 +227,7 @@ class CheckoutService:
     # -- cancelling and expiring -------------------------------------------------------------
 
     async def cancel(self, token_id: str) -> Token:
-        async with self.unit() as (session, outbox):
+        async with self.units() as (session, outbox):
             token = await _load(session, token_id, lock=True)
             if not _move(token, TokenStatus.CANCELLED):
                 raise Conflict(
@@ -259,7 +257,7 @@ class CheckoutService:
     async def expire(self, token_ids: list[str]) -> int:
         open_sessions: list[str] = []
         expired = 0
-        async with self.unit() as (session, outbox):
+        async with self.units() as (session, outbox):
             for token_id in token_ids:
                 token = await _load(session, token_id, lock=True)
                 if _is_due(token, utcnow()) and _move(token, TokenStatus.INVALID):
@@ -272,6 +270,8 @@ class CheckoutService:
         return expired
 
     async def _expire_sessions(self, session_ids: list[str]) -> None:
+        if not self.provider.supports_session_expiry:
+            return  # each session runs out by its own expiry; a late payment is refunded
         for session_id in session_ids:
             try:
                 await self.provider.expire_checkout_session(session_id)
@@ -281,31 +281,24 @@ class CheckoutService:
 
     # -- provider events ---------------------------------------------------------------------
 
-    async def apply_session_event(
-        self, session: AsyncSession, outbox: Outbox, event_type: str, obj: dict[str, Any]
+    async def on_checkout_event(
+        self, session: AsyncSession, outbox: Outbox, change: CheckoutEvent
     ) -> bool:
-        """Apply a ``checkout.session.*`` event; False when the session is not one of ours."""
-        session_id = obj.get("id")
-        token_id = (obj.get("metadata") or {}).get("token_id")
-        if not isinstance(session_id, str):
-            return False
-        payment = await session.get(Payment, session_id)
-        if payment is not None:
-            token_id = payment.token_id
-        if not isinstance(token_id, str):
-            return False
-        token = await _find(session, token_id, lock=True)
+        """Apply a hosted session's change to its token; False when it is not one of ours."""
+        payment = await session.get(Payment, change.session_id)
+        token_id = payment.token_id if payment is not None else change.reference
+        token = await _find(session, token_id, lock=True) if token_id else None
         if token is None:
             return False
         if payment is None:
-            payment = await _ensure_payment(session, token, session_id, obj.get("url") or "")
+            payment = await _ensure_payment(session, token, change.session_id, change.url or "")
         before = (token.status, token.paid_count, token.failure_code)
-        match event_type:
-            case "checkout.session.completed" if obj.get("payment_status") == "unpaid":
+        match change:
+            case CheckoutProcessing():
                 _move_payment(payment, TokenPaymentStatus.PROCESSING)
-            case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
-                _settle(token, payment, obj)
-            case "checkout.session.async_payment_failed":
+            case CheckoutPaid():
+                _settle(token, payment, change)
+            case CheckoutFailed():
                 if _move_payment(payment, TokenPaymentStatus.FAILED):
                     _end(
                         token,
@@ -313,7 +306,7 @@ class CheckoutService:
                         "payment_failed",
                         "The payment did not go through.",
                     )
-            case "checkout.session.expired":
+            case CheckoutExpired():
                 if _move_payment(payment, TokenPaymentStatus.EXPIRED):
                     _end(
                         token,
@@ -321,15 +314,15 @@ class CheckoutService:
                         "session_expired",
                         "The payment page expired before it was paid.",
                     )
-        if payment.payment_intent is None and isinstance(obj.get("payment_intent"), str):
-            payment.payment_intent = obj["payment_intent"]
+        if payment.payment_intent is None and change.payment_id is not None:
+            payment.payment_intent = change.payment_id
         if (token.status, token.paid_count, token.failure_code) != before:
             outbox.add(token_topic(token.id), self.message(token))
         return True
 
 
-def _settle(token: Token, payment: Payment, obj: dict[str, Any]) -> None:
-    paid_amount, paid_currency = obj.get("amount_total"), str(obj.get("currency") or "").lower()
+def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
+    paid_amount, paid_currency = paid.amount, paid.currency
     if paid_amount != token.amount_total or paid_currency != token.currency:
         if _move_payment(payment, TokenPaymentStatus.REJECTED):
             payment.problem = (

@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from qrcheckout import errors
-from qrcheckout.checkout.sessions import HostedSessions, SessionCreate
+from qrcheckout.checkout.sessions import SessionCreate
+from qrcheckout.http.deps import Sessions, SettingsDep
 from qrcheckout.http.errors import status_of
 
 router = APIRouter(tags=["checkout"])
@@ -37,7 +38,9 @@ def _status(exc: errors.DomainError) -> int:
 
 
 @router.post("/create-checkout-session")
-async def create_checkout_session(request: Request) -> JSONResponse:
+async def create_checkout_session(
+    request: Request, sessions: Sessions, settings: SettingsDep
+) -> JSONResponse:
     try:
         body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -51,10 +54,9 @@ async def create_checkout_session(request: Request) -> JSONResponse:
         where = ".".join(str(part) for part in first["loc"])
         return _refused(422, "validation_error", f"{where}: {first['msg']}")
     header = request.headers.get("authorization")
-    trusted = _holds_api_key(header, request.app.state.settings.api_key)
+    trusted = _holds_api_key(header, settings.api_key)
     if header is not None and not trusted:
         return _refused(401, "invalid_api_key", "The API key in Authorization is not valid.")
-    sessions: HostedSessions = request.app.state.sessions
     try:
         opened = await sessions.open(wanted, trusted=trusted, key=_idempotency_key(request))
     except errors.DomainError as exc:

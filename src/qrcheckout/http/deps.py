@@ -1,19 +1,132 @@
-"""Request-reading dependencies shared by routes."""
+"""Typed dependencies: routes receive services and callers through these, never by reaching
+into ``app.state``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import hmac
+from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
-from qrcheckout.errors import Malformed
+from qrcheckout.auth import Buyer
+from qrcheckout.catalog.service import Catalog
+from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.checkout.sessions import HostedSessions
+from qrcheckout.config import Settings
+from qrcheckout.container import Container
+from qrcheckout.errors import Malformed, NotConfigured, Unauthenticated
+from qrcheckout.notifications.service import Notifier
+from qrcheckout.orders.payments import OrderPayments
+from qrcheckout.orders.service import OrderService
+from qrcheckout.realtime.bus import Bus
+from qrcheckout.webhooks.service import WebhookIntake
 
 MAX_IDEMPOTENCY_KEY = 200
 
 
-def idempotency_key(request: Request) -> str | None:
+def container(conn: HTTPConnection) -> Container:
+    return cast(Container, conn.app.state.container)
+
+
+Services = Annotated[Container, Depends(container)]
+
+
+def _settings(c: Services) -> Settings:
+    return c.settings
+
+
+def _catalog(c: Services) -> Catalog:
+    return c.catalog
+
+
+def _tokens(c: Services) -> CheckoutService:
+    return c.tokens
+
+
+def _sessions(c: Services) -> HostedSessions:
+    return c.sessions
+
+
+def _orders(c: Services) -> OrderService:
+    return c.orders
+
+
+def _order_payments(c: Services) -> OrderPayments:
+    return c.order_payments
+
+
+def _notifier(c: Services) -> Notifier:
+    return c.notifier
+
+
+def _webhooks(c: Services) -> WebhookIntake:
+    return c.webhooks
+
+
+def _bus(c: Services) -> Bus:
+    return c.bus
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+CatalogDep = Annotated[Catalog, Depends(_catalog)]
+Tokens = Annotated[CheckoutService, Depends(_tokens)]
+Sessions = Annotated[HostedSessions, Depends(_sessions)]
+Orders = Annotated[OrderService, Depends(_orders)]
+Payments = Annotated[OrderPayments, Depends(_order_payments)]
+NotifierDep = Annotated[Notifier, Depends(_notifier)]
+Webhooks = Annotated[WebhookIntake, Depends(_webhooks)]
+BusDep = Annotated[Bus, Depends(_bus)]
+
+
+# -- callers -----------------------------------------------------------------------------------
+
+
+def bearer(conn: HTTPConnection) -> str | None:
+    """The ``Authorization: Bearer`` credential, or None when none was sent."""
+    header = conn.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("unauthorized", "Send the credential as 'Authorization: Bearer ...'.")
+    return value.strip()
+
+
+def optional_buyer(conn: HTTPConnection) -> Buyer | None:
+    """The signed-in buyer, or None when no credential was sent; a bad one is refused."""
+    token = bearer(conn)
+    return None if token is None else container(conn).jwt.verify(token)
+
+
+def signed_in(conn: HTTPConnection) -> Buyer:
+    """The signed-in buyer; refused without a valid JWT."""
+    found = optional_buyer(conn)
+    if found is None:
+        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
+    return found
+
+
+def merchant(conn: HTTPConnection) -> None:
+    """Passes only with the merchant's API key (``QRCHECKOUT_API_KEY``)."""
+    api_key = container(conn).settings.api_key
+    if not api_key:
+        raise NotConfigured("auth_not_configured", "QRCHECKOUT_API_KEY is not set on this server.")
+    token = bearer(conn)
+    if token is None:
+        raise Unauthenticated("unauthorized", "This needs 'Authorization: Bearer <API key>'.")
+    if not hmac.compare_digest(token.encode(), api_key.encode()):
+        raise Unauthenticated("invalid_api_key", "The API key is not valid.")
+
+
+OptionalBuyer = Annotated[Buyer | None, Depends(optional_buyer)]
+SignedIn = Annotated[Buyer, Depends(signed_in)]
+Merchant = Depends(merchant)
+
+
+def idempotency_key(conn: HTTPConnection) -> str | None:
     """The caller's ``Idempotency-Key``: a retried request with it does its work once."""
-    key = request.headers.get("idempotency-key")
+    key = conn.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise Malformed(
             "invalid_idempotency_key",

@@ -6,15 +6,21 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from qrcheckout import auth
-from qrcheckout.auth import Buyer
 from qrcheckout.errors import DomainError, Invalid, Malformed
-from qrcheckout.http.deps import IdempotencyKey
+from qrcheckout.http.deps import (
+    IdempotencyKey,
+    Merchant,
+    OptionalBuyer,
+    Orders,
+    Payments,
+    SignedIn,
+    signed_in,
+)
 from qrcheckout.http.errors import jsonapi_response
 from qrcheckout.money import CURRENCY_PATTERN, MAX_AMOUNT
 from qrcheckout.orders.schemas import (
@@ -25,60 +31,48 @@ from qrcheckout.orders.schemas import (
     OrderOut,
     RefundCreate,
 )
-from qrcheckout.orders.service import MAX_PAGE, OrderService
+from qrcheckout.orders.service import MAX_PAGE
 
 router = APIRouter(tags=["orders"])
 
-OptionalBuyer = Annotated[Buyer | None, Depends(auth.optional_buyer)]
-SignedIn = Annotated[Buyer, Depends(auth.buyer)]
-Merchant = Depends(auth.merchant)
-
-
-def _service(request: Request) -> OrderService:
-    service: OrderService = request.app.state.orders
-    return service
-
 
 @router.post("/v1/orders", status_code=201, response_model=OrderOut)
-async def create_order(body: OrderCreate, request: Request, buyer: OptionalBuyer) -> OrderOut:
-    service = _service(request)
-    return service.to_out(await service.create(body, buyer))
+async def create_order(body: OrderCreate, orders: Orders, buyer: OptionalBuyer) -> OrderOut:
+    return orders.to_out(await orders.create(body, buyer))
 
 
 @router.get("/v1/orders", response_model=OrderList)
 async def list_orders(
-    request: Request,
+    orders: Orders,
     buyer: SignedIn,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
     starting_after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> OrderList:
-    service = _service(request)
-    orders, has_more = await service.list_for(buyer.subject, limit, starting_after)
-    return OrderList(data=[service.to_out(o) for o in orders], has_more=has_more)
+    page, has_more = await orders.list_for(buyer.subject, limit, starting_after)
+    return OrderList(data=[orders.to_out(o) for o in page], has_more=has_more)
 
 
 @router.get("/v1/orders/{order_id}", response_model=OrderOut)
-async def get_order(order_id: str, request: Request) -> OrderOut:
-    service = _service(request)
-    return service.to_out(await service.get(order_id))
+async def get_order(order_id: str, orders: Orders) -> OrderOut:
+    return orders.to_out(await orders.get(order_id))
 
 
 @router.post("/v1/orders/{order_id}/cancel", response_model=OrderOut)
-async def cancel_order(order_id: str, request: Request, buyer: OptionalBuyer) -> OrderOut:
-    service = _service(request)
-    return service.to_out(await service.cancel(order_id, buyer))
+async def cancel_order(order_id: str, orders: Orders, buyer: OptionalBuyer) -> OrderOut:
+    return orders.to_out(await orders.cancel(order_id, buyer))
 
 
 @router.post("/v1/orders/{order_id}/charge")
-async def charge_order(order_id: str, request: Request) -> JSONResponse:
+async def charge_order(
+    order_id: str, request: Request, orders: Orders, payments: Payments
+) -> JSONResponse:
     """JSON:API in and out: ``{"data": {"type": "charge", "attributes": {"stripe": "tok_"}}}``."""
-    service = _service(request)
     try:
-        buyer = auth.buyer(request)
-        order = await service.charge(order_id, buyer, _card_token(await request.body()))
+        buyer = signed_in(request)  # refused in JSON:API's envelope too
+        order = await payments.charge(order_id, buyer, _card_token(await request.body()))
     except DomainError as exc:
         return jsonapi_response(exc)
-    attributes = service.to_out(order).model_dump(mode="json")
+    attributes = orders.to_out(order).model_dump(mode="json")
     return JSONResponse(
         {"data": {"type": "order", "id": order.id, "attributes": attributes}},
         media_type="application/vnd.api+json",
@@ -105,15 +99,16 @@ def _card_token(body: bytes) -> str | None:
 
 
 @router.post("/v1/orders/{order_id}/refunds", status_code=201, dependencies=[Merchant])
-async def refund_order(order_id: str, request: Request, key: IdempotencyKey) -> dict[str, Any]:
-    service = _service(request)
+async def refund_order(
+    order_id: str, request: Request, key: IdempotencyKey, orders: Orders, payments: Payments
+) -> dict[str, Any]:
     raw = await request.body()
     try:
         # The body is optional: none (or ``{}``) refunds all that is left.
         amount = RefundCreate.model_validate_json(raw).amount if raw.strip() else None
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    refund, order = await service.refund(order_id, amount, key)
+    refund, order = await payments.refund(order_id, amount, key)
     return {
         "refund": {
             "id": refund.id,
@@ -124,13 +119,13 @@ async def refund_order(order_id: str, request: Request, key: IdempotencyKey) -> 
             "source": refund.source,
             "created_at": refund.created_at.isoformat(),
         },
-        "order": service.to_out(order).model_dump(mode="json"),
+        "order": orders.to_out(order).model_dump(mode="json"),
     }
 
 
 @router.get("/v1/me/entitlements", response_model=EntitlementList)
-async def my_entitlements(request: Request, buyer: SignedIn) -> EntitlementList:
-    rows = await _service(request).entitlements(buyer)
+async def my_entitlements(orders: Orders, buyer: SignedIn) -> EntitlementList:
+    rows = await orders.entitlements(buyer)
     return EntitlementList(data=[EntitlementOut.model_validate(row) for row in rows])
 
 
@@ -145,10 +140,8 @@ class TokenCharge(BaseModel):
 
 @router.post("/services/Stripe/charge", tags=["payments"])
 async def charge_card_token(
-    body: TokenCharge, request: Request, buyer: SignedIn, key: IdempotencyKey
+    body: TokenCharge, payments: Payments, buyer: SignedIn, key: IdempotencyKey
 ) -> dict[str, Any]:
     """Charge a card token for a signed-in app user, with no order."""
-    result = await _service(request).charge_token(
-        buyer, body.token, body.amount, body.currency, key
-    )
+    result = await payments.charge_token(buyer, body.token, body.amount, body.currency, key)
     return {"id": result.id, "status": result.status}

@@ -28,8 +28,14 @@ from qrcheckout.orders.states import (
     OrderStatus,
     RefundSource,
 )
+from qrcheckout.payments.events import (
+    ChargeRefunded,
+    ChargeSucceeded,
+    CheckoutPaid,
+    RefundChanged,
+    RefundSeen,
+)
 from qrcheckout.payments.provider import RefundStatus
-from qrcheckout.payments.stripe_api import refund_status
 from qrcheckout.realtime.bus import Outbox
 
 log = logging.getLogger(__name__)
@@ -42,86 +48,77 @@ class Ledger:
 
     # -- provider events (inside the webhook transaction) ---------------------------------
 
-    async def on_session_event(
-        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+    async def on_checkout_paid(
+        self, session: AsyncSession, outbox: Outbox, paid: CheckoutPaid
     ) -> bool:
-        obj = event["data"]["object"]
-        paid = event["type"] == "checkout.session.async_payment_succeeded" or (
-            event["type"] == "checkout.session.completed" and obj.get("payment_status") == "paid"
-        )
-        token_id = (obj.get("metadata") or {}).get("token_id")
-        if not paid or not isinstance(token_id, str):
+        if paid.reference is None or not paid.amount:
             return False
-        order = await find_order(session, Order.token_id == token_id)
+        order = await find_order(session, Order.token_id == paid.reference)
         if order is None:
             return False
-        payment_id = obj.get("payment_intent") or obj.get("id")
-        amount, currency = obj.get("amount_total"), obj.get("currency")
-        if not isinstance(payment_id, str) or not isinstance(amount, int):
-            return False
+        payment_id = paid.payment_id or paid.session_id
         await self.record_payment(
-            session, outbox, order, payment_id, None, amount, str(currency or "").lower()
+            session, outbox, order, payment_id, None, paid.amount, paid.currency
         )
         return True
 
     async def on_charge_succeeded(
-        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+        self, session: AsyncSession, outbox: Outbox, charge: ChargeSucceeded
     ) -> bool:
-        obj = event["data"]["object"]
-        charge_id, intent = obj.get("id"), obj.get("payment_intent")
-        payment_id = intent if isinstance(intent, str) else charge_id
-        if not isinstance(payment_id, str):
-            return False
-        known = await session.get(OrderPayment, payment_id)
+        known = await session.get(OrderPayment, charge.payment_id)
         if known is not None:
-            known.charge_id = known.charge_id or charge_id
+            known.charge_id = known.charge_id or charge.charge_id
             return True
-        order_id = (obj.get("metadata") or {}).get("order_id")
-        if not isinstance(order_id, str):
+        if charge.order_id is None:
             return False
-        order = await find_order(session, Order.id == order_id)
-        if order is None or not isinstance(obj.get("amount"), int):
+        order = await find_order(session, Order.id == charge.order_id)
+        if order is None:
             return False
         await self.record_payment(
-            session, outbox, order, payment_id, charge_id, obj["amount"], str(obj["currency"])
+            session,
+            outbox,
+            order,
+            charge.payment_id,
+            charge.charge_id,
+            charge.amount,
+            charge.currency,
         )
         return True
 
-    async def on_refund_event(
-        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+    async def on_refund_changed(
+        self, session: AsyncSession, outbox: Outbox, change: RefundChanged
     ) -> bool:
-        refund = event["data"]["object"]
-        found = await self._payment_of(session, refund.get("payment_intent"), refund.get("charge"))
-        if found is None or not isinstance(refund.get("id"), str):
+        found = await self._payment_of(session, change.payment_id, change.charge_id)
+        if found is None:
             return False
         order, payment = found
-        _seen_refund(order, payment, refund)
+        _seen_refund(order, payment, change.refund)
         await self.settle_refunds(session, outbox, order, payment)
         return True
 
     async def on_charge_refunded(
-        self, session: AsyncSession, outbox: Outbox, event: dict[str, Any]
+        self, session: AsyncSession, outbox: Outbox, change: ChargeRefunded
     ) -> bool:
-        charge = event["data"]["object"]
-        found = await self._payment_of(session, charge.get("payment_intent"), charge.get("id"))
+        found = await self._payment_of(session, change.payment_id, change.charge_id)
         if found is None:
             return False
         order, payment = found
-        refunded = charge.get("amount_refunded")
-        if isinstance(refunded, int):
-            payment.provider_amount_refunded = max(payment.provider_amount_refunded, refunded)
-        for refund in (charge.get("refunds") or {}).get("data") or []:
+        if change.amount_refunded is not None:
+            payment.provider_amount_refunded = max(
+                payment.provider_amount_refunded, change.amount_refunded
+            )
+        for refund in change.refunds:
             _seen_refund(order, payment, refund)
         await self.settle_refunds(session, outbox, order, payment)
         return True
 
     async def _payment_of(
-        self, session: AsyncSession, intent: Any, charge: Any
+        self, session: AsyncSession, intent: str | None, charge: str | None
     ) -> tuple[Order, OrderPayment] | None:
         payment = None
-        if isinstance(intent, str):
+        if intent is not None:
             payment = await session.get(OrderPayment, intent)
-        if payment is None and isinstance(charge, str):
+        if payment is None and charge is not None:
             payment = await session.get(OrderPayment, charge) or await session.scalar(
                 select(OrderPayment).where(OrderPayment.charge_id == charge)
             )
@@ -129,7 +126,7 @@ class Ledger:
             return None
         order = await load_order(session, payment.order_id, lock=True)
         current = next(p for p in order.payments if p.id == payment.id)
-        if isinstance(charge, str):
+        if charge is not None:
             current.charge_id = current.charge_id or charge
         return order, current
 
@@ -281,16 +278,9 @@ def upsert_refund(
     return refund
 
 
-def _seen_refund(order: Order, payment: OrderPayment, refund: dict[str, Any]) -> None:
+def _seen_refund(order: Order, payment: OrderPayment, refund: RefundSeen) -> None:
     """A refund as a provider event shows it; one made here keeps its own source."""
-    upsert_refund(
-        order,
-        payment,
-        refund["id"],
-        int(refund.get("amount") or 0),
-        refund_status(refund.get("status")),
-        RefundSource.PROVIDER,
-    )
+    upsert_refund(order, payment, refund.id, refund.amount, refund.status, RefundSource.PROVIDER)
 
 
 def move(order: Order, target: OrderStatus) -> bool:

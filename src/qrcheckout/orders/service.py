@@ -1,5 +1,5 @@
-"""Orders: server-side pricing, the lifecycle, card-token charges and refunds; money is
-applied to orders only through ``orders.ledger``."""
+"""Orders: server-side pricing and the lifecycle; money is applied to orders only through
+``orders.ledger``, and taken or given back through ``orders.payments``."""
 
 from __future__ import annotations
 
@@ -14,26 +14,22 @@ from qrcheckout.auth import Buyer
 from qrcheckout.catalog.service import price_cart
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.states import TokenKind
-from qrcheckout.db import utcnow
+from qrcheckout.config import Settings
+from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import (
     Conflict,
     DomainError,
     Forbidden,
     Invalid,
     Malformed,
-    PaymentDeclined,
-    PaymentIncomplete,
-    ProviderUnavailable,
     Unauthenticated,
 )
 from qrcheckout.notifications.service import Notifier
-from qrcheckout.orders.ledger import Ledger, load_order, move, upsert_refund
+from qrcheckout.orders.ledger import Ledger, load_order, move
 from qrcheckout.orders.models import (
     Entitlement,
     Order,
     OrderItem,
-    OrderPayment,
-    OrderRefund,
 )
 from qrcheckout.orders.schemas import (
     OrderCreate,
@@ -43,20 +39,10 @@ from qrcheckout.orders.schemas import (
     OrderRefundOut,
 )
 from qrcheckout.orders.states import (
-    PAID,
-    REFUNDABLE,
-    OrderPaymentStatus,
     OrderStatus,
     PaymentMode,
-    RefundSource,
 )
-from qrcheckout.payments.provider import (
-    Charge,
-    ChargeRequest,
-    ProviderError,
-    ProviderErrorKind,
-    RefundRequest,
-)
+from qrcheckout.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +50,21 @@ MAX_PAGE = 100
 
 
 class OrderService:
-    def __init__(self, checkout: CheckoutService, notifier: Notifier) -> None:
-        self.checkout = checkout
-        self.db = checkout.db
-        self.provider = checkout.provider
-        self.settings = checkout.settings
+    """Orders from cart to end: priced, paid through a checkout token, cancelled, expired."""
+
+    def __init__(
+        self,
+        db: Database,
+        units: UnitOfWork,
+        tokens: CheckoutService,
+        notifier: Notifier,
+        settings: Settings,
+    ) -> None:
+        self.db = db
+        self.units = units
+        self.tokens = tokens
         self.notifier = notifier
+        self.settings = settings
         self.ledger = Ledger(notifier, self.message)
 
     # -- reading -----------------------------------------------------------------------------
@@ -163,7 +158,7 @@ class OrderService:
                 "owner_required",
                 "Sign in or give a customer_email: someone must own what the order grants.",
             )
-        async with self.checkout.unit() as (session, outbox):
+        async with self.units() as (session, outbox):
             cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
             free = cart.amount == 0
             if request.payment_mode == PaymentMode.FREE and not free:
@@ -204,7 +199,7 @@ class OrderService:
                 refunds=[],
             )
             if not free:
-                order.token = self.checkout.add_token(session, TokenKind.DYNAMIC, cart, ttl, email)
+                order.token = self.tokens.add_token(session, TokenKind.DYNAMIC, cart, ttl, email)
                 order.token_id = order.token.id
             session.add(order)
             await session.flush()
@@ -212,7 +207,7 @@ class OrderService:
                 await self.ledger.complete(session, outbox, order)
         if not free and order.token_id is not None:
             try:
-                await self.checkout.scan(order.token_id)
+                await self.tokens.scan(order.token_id)
             except DomainError as exc:
                 # The order stands; its payment_url opens the hosted page once the provider answers.
                 log.warning("no hosted checkout yet for order %s: %s", order.id, exc.message)
@@ -221,12 +216,12 @@ class OrderService:
     # -- cancelling and expiring -------------------------------------------------------------
 
     async def cancel(self, order_id: str, buyer: Buyer | None) -> Order:
-        async with self.checkout.unit() as (session, _):
+        async with self.units() as (session, _):
             order = await load_order(session, order_id, lock=True)
             if order.owner is not None and buyer is None:
                 raise Unauthenticated("unauthorized", "Sign in as the order's owner to cancel it.")
             if order.owner is not None and buyer is not None and buyer.subject != order.owner:
-                raise _forbidden()
+                raise forbidden()
             if not move(order, OrderStatus.CANCELLED):
                 raise Conflict(
                     "order_not_cancellable",
@@ -251,7 +246,7 @@ class OrderService:
             )
         expired = 0
         for order_id in due:
-            async with self.checkout.unit() as (session, outbox):
+            async with self.units() as (session, outbox):
                 order = await load_order(session, order_id, lock=True)
                 due_now = order.expires_at is not None and order.expires_at <= utcnow()
                 if not (due_now and move(order, OrderStatus.EXPIRED)):
@@ -273,209 +268,13 @@ class OrderService:
             return
         try:
             if cancel:
-                await self.checkout.cancel(token_id)
+                await self.tokens.cancel(token_id)
             else:
-                await self.checkout.expire([token_id])
+                await self.tokens.expire([token_id])
         except DomainError as exc:
             # Already paid or ended: a payment that lands now is refunded, never lost.
             log.info("token %s of an ended order stays %s", token_id, exc.code)
 
-    # -- charging a card token ---------------------------------------------------------------
 
-    async def charge(self, order_id: str, buyer: Buyer, source: str | None) -> Order:
-        async with self.checkout.unit() as (session, _):
-            order = await load_order(session, order_id, lock=True)
-            if order.owner != buyer.subject:
-                raise _forbidden()
-            _check_payable(order)
-            if not source:
-                raise Invalid(
-                    "token_missing",
-                    "Send the card token as data.attributes.stripe (a tok_... from Stripe.js).",
-                )
-            order.attempts += 1
-            # One key per order and attempt: a retried or concurrent request with the same card
-            # is the same charge; only a refused attempt lets the next one use a new key.
-            key = f"qrcheckout-order-{order.id}-charge-{order.refused_attempts}"
-            request = ChargeRequest(
-                amount=order.amount,
-                currency=order.currency,
-                source=source,
-                idempotency_key=key,
-                description=f"Order {order.id}",
-                metadata={"order_id": order.id},
-            )
-        try:
-            charge = await self.provider.charge(request)
-        except ProviderError as exc:
-            if exc.kind == ProviderErrorKind.CONFLICT:
-                raise Conflict(
-                    "charge_in_progress", "Another charge of this order is under way."
-                ) from exc
-            if exc.took_nothing:
-                # Refused outright, nothing was taken: the next attempt may use a new key.
-                async with self.checkout.unit() as (session, _):
-                    order = await load_order(session, order_id, lock=True)
-                    order.refused_attempts += 1
-                    order.failure_code = exc.decline_code or exc.code
-                    order.failure_message = exc.message
-            raise _provider_refusal(exc) from exc
-        if charge.status != "succeeded":
-            raise PaymentIncomplete(
-                "charge_not_succeeded", f"The charge is {charge.status}; the order waits."
-            )
-        async with self.checkout.unit() as (session, outbox):
-            order = await load_order(session, order_id, lock=True)
-            payment = await self.ledger.record_payment(
-                session,
-                outbox,
-                order,
-                payment_id=charge.payment_intent or charge.id,
-                charge_id=charge.id,
-                amount=charge.amount,
-                currency=charge.currency,
-            )
-        if not payment.applied:
-            raise Conflict(
-                f"order_{order.status}" if order.status in _ENDED_CODES else "order_paid",
-                f"The order was {order.status} when the payment landed; it will be refunded.",
-            )
-        return await self.get(order_id)
-
-    async def charge_token(
-        self, buyer: Buyer, token: str, amount: int, currency: str, key: str | None
-    ) -> Charge:
-        """A one-off card-token charge with no order; a retry with the same ``key`` is the
-        same charge."""
-        request = ChargeRequest(
-            amount=amount,
-            currency=currency,
-            source=token,
-            idempotency_key=f"qrcheckout-charge-{buyer.subject}-{key or secrets.token_hex(12)}",
-            metadata={"subject": buyer.subject},
-        )
-        try:
-            return await self.provider.charge(request)
-        except ProviderError as exc:
-            raise _provider_refusal(exc) from exc
-
-    # -- refunds -----------------------------------------------------------------------------
-
-    async def refund(
-        self, order_id: str, amount: int | None, idempotency_key: str | None
-    ) -> tuple[OrderRefund, Order]:
-        async with self.db.sessions() as session:
-            order = await load_order(session, order_id)
-            if order.status not in REFUNDABLE:
-                raise Conflict(
-                    "order_not_refundable",
-                    f"An order in status {order.status} has nothing to refund.",
-                )
-            left = order.amount_paid - order.amount_refunded
-            if amount is not None and amount > left:
-                raise Invalid(
-                    "amount_too_large",
-                    f"At most {left} {order.currency} is left to refund on this order.",
-                )
-            payment = next(p for p in order.payments if p.applied)
-            key = f"qrcheckout-order-{order.id}-refund-" + (
-                idempotency_key or str(len(order.refunds))
-            )
-        try:
-            result = await self.provider.refund(
-                RefundRequest(
-                    payment=payment.id,
-                    idempotency_key=key,
-                    amount=amount or left,
-                    metadata={"order_id": order_id},
-                )
-            )
-        except ProviderError as exc:
-            if exc.kind == ProviderErrorKind.CONFLICT:
-                raise Conflict(
-                    "refund_in_progress", "Another refund of this order is under way."
-                ) from exc
-            raise _provider_refusal(exc) from exc
-        async with self.checkout.unit() as (session, outbox):
-            order = await load_order(session, order_id, lock=True)
-            payment = next(p for p in order.payments if p.applied)
-            refund = upsert_refund(
-                order, payment, result.id, result.amount, result.status, RefundSource.API
-            )
-            await self.ledger.settle_refunds(session, outbox, order, payment)
-        return refund, await self.get(order_id)
-
-    async def refund_unapplied(self) -> int:
-        """Give back every payment that could not be applied; returns how many were refunded."""
-        async with self.db.sessions() as session:
-            pending = list(
-                await session.scalars(
-                    select(OrderPayment).where(
-                        OrderPayment.status == OrderPaymentStatus.REFUND_PENDING.value
-                    )
-                )
-            )
-        done = 0
-        for payment in pending:
-            left = payment.amount - payment.amount_refunded
-            try:
-                result = await self.provider.refund(
-                    RefundRequest(
-                        payment=payment.id,
-                        idempotency_key=f"qrcheckout-payment-{payment.id}-refund",
-                        amount=left,
-                        metadata={"order_id": payment.order_id, "reason": "not_applied"},
-                    )
-                )
-            except ProviderError as exc:
-                if exc.code == "charge_already_refunded":
-                    result = None
-                else:
-                    log.warning("refunding payment %s failed: %s", payment.id, exc.message)
-                    continue
-            async with self.checkout.unit() as (session, outbox):
-                order = await load_order(session, payment.order_id, lock=True)
-                current = next(p for p in order.payments if p.id == payment.id)
-                if result is not None:
-                    upsert_refund(
-                        order,
-                        current,
-                        result.id,
-                        result.amount,
-                        result.status,
-                        RefundSource.AUTOMATIC,
-                    )
-                else:
-                    current.provider_amount_refunded = current.amount
-                await self.ledger.settle_refunds(session, outbox, order, current)
-            done += 1
-        return done
-
-
-_ENDED_CODES = frozenset({OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value})
-
-
-def _check_payable(order: Order) -> None:
-    if order.payment_mode == PaymentMode.FREE:
-        raise Conflict("order_free", "This order is free; there is nothing to charge.")
-    status = OrderStatus(order.status)
-    if status == OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
-        status = OrderStatus.EXPIRED
-    if status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
-        raise Conflict(f"order_{status.value}", f"This order is {status.value}.")
-    if status in PAID:
-        raise Conflict("order_paid", "This order is already paid.")
-
-
-def _provider_refusal(exc: ProviderError) -> DomainError:
-    """A provider's refusal as the buyer should hear it."""
-    if exc.kind == ProviderErrorKind.DECLINED:
-        return PaymentDeclined(exc.code, exc.message, decline_code=exc.decline_code)
-    if exc.took_nothing or exc.kind == ProviderErrorKind.CONFLICT:
-        code = "invalid_currency" if exc.param == "currency" else exc.code
-        return Invalid(code, exc.message, field=exc.param)
-    return ProviderUnavailable("provider_error", f"The payment provider failed: {exc.message}")
-
-
-def _forbidden() -> Forbidden:
+def forbidden() -> Forbidden:
     return Forbidden("forbidden", "This order belongs to someone else.")

@@ -7,9 +7,13 @@ speaks Stripe's wire protocol, such as the built-in sandbox) through the officia
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from qrcheckout.payments.events import ProviderEvent, WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -144,18 +148,27 @@ class ProviderError(Exception):
         return self.kind in (ProviderErrorKind.DECLINED, ProviderErrorKind.REFUSED)
 
 
-class WebhookSignatureError(Exception):
-    """A webhook whose signature is missing, wrong, or too old."""
+class WebhookRejected(Exception):
+    """A webhook that is not the provider's: ``code`` is ``invalid_signature`` (missing,
+    wrong or too old), ``invalid_json`` or ``invalid_event`` (not an event's shape)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class PaymentProvider(Protocol):
     """A payment provider as the domain sees it.
 
     Implementations never block the event loop and raise only ``ProviderError``
-    (``WebhookSignatureError`` from ``verify_webhook``).
+    (``WebhookRejected`` from the webhook readers).
     """
 
-    #: The provider can expire an open session so it can no longer be paid.
+    #: A short lowercase name: the webhook path (``/v1/webhooks/{name}``) and realtime channel.
+    name: str
+    #: The provider can expire an open session so it can no longer be paid; without it, an
+    #: ended token's open session is left to run out on its own.
     supports_session_expiry: bool
     #: Earliest and latest ``expires_at`` the provider accepts, in seconds from now.
     session_expiry_window: tuple[int, int]
@@ -180,8 +193,19 @@ class PaymentProvider(Protocol):
         """Refund all or part of a payment; the same ``idempotency_key`` refunds once."""
         ...
 
-    def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict[str, Any]:
-        """Check the ``Stripe-Signature`` over the raw body and return the parsed event."""
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+        """Check the webhook's signature over the raw body (``headers`` as received, keys
+        lowercase), then read it as ``read_webhook`` does."""
+        ...
+
+    def read_webhook(self, payload: bytes) -> WebhookEvent:
+        """Read a webhook verified before (one stored on arrival)."""
+        ...
+
+    def changes(self, event: WebhookEvent) -> tuple[ProviderEvent, ...]:
+        """What the event reports, as typed changes; empty for events the domain does not
+        follow. May raise on a payload it cannot read: the intake records that as a failure
+        of the stored event, to be retried."""
         ...
 
     async def aclose(self) -> None:

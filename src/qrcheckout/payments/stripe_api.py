@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
 
+from qrcheckout.payments.events import (
+    ChargeRefunded,
+    ChargeSucceeded,
+    CheckoutExpired,
+    CheckoutFailed,
+    CheckoutPaid,
+    CheckoutProcessing,
+    ProviderEvent,
+    RefundChanged,
+    RefundSeen,
+    WebhookEvent,
+)
 from qrcheckout.payments.provider import (
     Charge,
     ChargeRequest,
@@ -17,7 +30,7 @@ from qrcheckout.payments.provider import (
     RefundRequest,
     RefundStatus,
     SessionRequest,
-    WebhookSignatureError,
+    WebhookRejected,
 )
 
 # Stripe accepts a Checkout Session expiry from 30 minutes to 24 hours after creation.
@@ -26,6 +39,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 
 
 class StripeProvider:
+    name = "stripe"
     supports_session_expiry = True
     session_expiry_window = SESSION_EXPIRY_WINDOW
 
@@ -113,18 +127,38 @@ class StripeProvider:
             currency=obj["currency"],
         )
 
-    def verify_webhook(self, payload: bytes, signature_header: str | None) -> dict[str, Any]:
+    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         try:
             stripe.WebhookSignature.verify_header(
                 payload.decode("utf-8"),
-                signature_header,
+                headers.get("stripe-signature"),
                 self._webhook_secret,
                 WEBHOOK_TOLERANCE_SECONDS,
             )
         except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
-            raise WebhookSignatureError(str(exc) or "bad signature") from exc
-        event: dict[str, Any] = json.loads(payload)
-        return event
+            raise WebhookRejected(
+                "invalid_signature", f"Webhook signature rejected: {exc or 'bad signature'}"
+            ) from exc
+        return self.read_webhook(payload)
+
+    def read_webhook(self, payload: bytes) -> WebhookEvent:
+        try:
+            event = json.loads(payload)
+        except ValueError as exc:
+            raise WebhookRejected("invalid_json", "The webhook body is not valid JSON.") from exc
+        event_id, event_type = _envelope(event)
+        created = event.get("created")
+        return WebhookEvent(
+            id=event_id,
+            type=event_type,
+            created=created if isinstance(created, int) else None,
+            payload=event,
+        )
+
+    def changes(self, event: WebhookEvent) -> tuple[ProviderEvent, ...]:
+        read = _READERS.get(event.type)
+        change = read(event.type, event.payload["data"]["object"]) if read else None
+        return (change,) if change is not None else ()
 
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
@@ -192,3 +226,104 @@ def _to_session(resource: Any) -> CheckoutSession:
         payment_intent=payment_intent,
         metadata=dict(obj.get("metadata") or {}),
     )
+
+
+# -- webhooks: Stripe's events as typed changes ------------------------------------------------
+
+
+def _envelope(event: Any) -> tuple[str, str]:
+    if not isinstance(event, dict):
+        raise WebhookRejected("invalid_event", "The webhook body is not an event object.")
+    event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
+        raise WebhookRejected("invalid_event", "The event has no valid id.")
+    if not isinstance(event_type, str) or not event_type:
+        raise WebhookRejected("invalid_event", "The event has no type.")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise WebhookRejected("invalid_event", "The event has no data.object.")
+    return event_id, event_type
+
+
+def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | None:
+    session_id = obj.get("id")
+    if not isinstance(session_id, str):
+        return None
+    reference = (obj.get("metadata") or {}).get("token_id")
+    common: dict[str, Any] = {
+        "session_id": session_id,
+        "reference": reference if isinstance(reference, str) else None,
+        "payment_id": _id(obj.get("payment_intent")),
+        "url": obj.get("url") if isinstance(obj.get("url"), str) else None,
+    }
+    match event_type:
+        case "checkout.session.completed" if obj.get("payment_status") == "unpaid":
+            return CheckoutProcessing(**common)
+        case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
+            amount = obj.get("amount_total")
+            return CheckoutPaid(
+                **common,
+                amount=amount if isinstance(amount, int) else None,
+                currency=str(obj.get("currency") or "").lower(),
+            )
+        case "checkout.session.async_payment_failed":
+            return CheckoutFailed(**common)
+        case "checkout.session.expired":
+            return CheckoutExpired(**common)
+    return None
+
+
+def _charge_succeeded(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
+    charge_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    payment_id = _id(obj.get("payment_intent")) or charge_id
+    amount = obj.get("amount")
+    if payment_id is None or not isinstance(amount, int):
+        return None
+    order_id = (obj.get("metadata") or {}).get("order_id")
+    return ChargeSucceeded(
+        payment_id=payment_id,
+        charge_id=charge_id,
+        amount=amount,
+        currency=str(obj.get("currency") or "").lower(),
+        order_id=order_id if isinstance(order_id, str) else None,
+    )
+
+
+def _refund(obj: Any) -> RefundSeen | None:
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        return None
+    return RefundSeen(
+        id=obj["id"], amount=int(obj.get("amount") or 0), status=refund_status(obj.get("status"))
+    )
+
+
+def _refund_changed(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
+    refund = _refund(obj)
+    if refund is None:
+        return None
+    return RefundChanged(
+        refund=refund, payment_id=_id(obj.get("payment_intent")), charge_id=_id(obj.get("charge"))
+    )
+
+
+def _charge_refunded(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
+    refunded = obj.get("amount_refunded")
+    listed = (obj.get("refunds") or {}).get("data") or []
+    return ChargeRefunded(
+        payment_id=_id(obj.get("payment_intent")),
+        charge_id=_id(obj.get("id")),
+        amount_refunded=refunded if isinstance(refunded, int) else None,
+        refunds=tuple(r for r in map(_refund, listed) if r is not None),
+    )
+
+
+_READERS: dict[str, Callable[[str, dict[str, Any]], ProviderEvent | None]] = {
+    "checkout.session.completed": _session_change,
+    "checkout.session.async_payment_succeeded": _session_change,
+    "checkout.session.async_payment_failed": _session_change,
+    "checkout.session.expired": _session_change,
+    "charge.succeeded": _charge_succeeded,
+    "charge.refunded": _charge_refunded,
+    "refund.created": _refund_changed,
+    "refund.updated": _refund_changed,
+    "charge.refund.updated": _refund_changed,
+}

@@ -7,9 +7,8 @@ import asyncio
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from qrcheckout.http.deps import BusDep, Webhooks
 from qrcheckout.realtime import selector
-from qrcheckout.realtime.bus import Bus
-from qrcheckout.webhooks.service import STRIPE_CHANNEL
 
 router = APIRouter(tags=["realtime"])
 
@@ -17,7 +16,9 @@ KEEPALIVE_SECONDS = 15.0
 
 
 @router.websocket("/v1/realtime/stripe")
-async def stripe_channel(websocket: WebSocket, selector_text: str = "") -> None:
+async def stripe_channel(
+    websocket: WebSocket, bus: BusDep, intake: Webhooks, selector_text: str = ""
+) -> None:
     text = websocket.query_params.get("selector", selector_text)
     try:
         wanted = selector.parse(text) if text else None
@@ -26,13 +27,13 @@ async def stripe_channel(websocket: WebSocket, selector_text: str = "") -> None:
         await websocket.accept()
         await websocket.close(code=4400, reason=f"bad selector: {exc}"[:120])
         return
-    bus: Bus = websocket.app.state.bus
     # Subscribed before the client is told so, so no event falls between the two.
-    async with bus.subscribe(STRIPE_CHANNEL) as sub:
+    channel = intake.channel
+    async with bus.subscribe(channel) as sub:
         try:
             await websocket.accept()
             await websocket.send_json(
-                {"type": "subscribed", "channel": STRIPE_CHANNEL, "selector": text or None}
+                {"type": "subscribed", "channel": channel, "selector": text or None}
             )
             while True:
                 try:
@@ -42,7 +43,7 @@ async def stripe_channel(websocket: WebSocket, selector_text: str = "") -> None:
                     continue
                 if wanted is None or wanted.matches(message["payload"]):
                     await websocket.send_json(
-                        {"type": "event", "channel": STRIPE_CHANNEL, "data": message}
+                        {"type": "event", "channel": channel, "data": message}
                     )
         except WebSocketDisconnect:
             return

@@ -10,11 +10,10 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from qrcheckout.catalog.service import list_products
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
-from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.errors import DomainError
+from qrcheckout.http.deps import Tokens, container
 from qrcheckout.http.errors import status_of
 from qrcheckout.money import format_amount
 
@@ -23,14 +22,8 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["money"] = format_amount
 
 
-def _service(request: Request) -> CheckoutService:
-    service: CheckoutService = request.app.state.checkout
-    return service
-
-
 async def _shop(request: Request, error: str = "", status: int = 200) -> Response:
-    async with request.app.state.db.sessions() as session:
-        products = await list_products(session)
+    products = await container(request).catalog.products()
     return templates.TemplateResponse(
         request, "shop.html", {"products": products, "error": error}, status_code=status
     )
@@ -42,7 +35,7 @@ async def shop(request: Request) -> Response:
 
 
 @router.post("/shop/checkout")
-async def shop_checkout(request: Request) -> Response:
+async def shop_checkout(request: Request, tokens: Tokens) -> Response:
     form = await request.form()
     items = []
     for key, value in form.multi_items():
@@ -58,7 +51,7 @@ async def shop_checkout(request: Request) -> Response:
         body = TokenCreate.model_validate(
             {"items": items, "customer_email": str(form.get("email") or "") or None}
         )
-        token = await _service(request).create(body)
+        token = await tokens.create(body)
     except ValidationError as exc:
         return await _shop(request, exc.errors()[0]["msg"], 422)
     except DomainError as exc:
@@ -67,10 +60,9 @@ async def shop_checkout(request: Request) -> Response:
 
 
 @router.get("/checkout/{token_id}", response_class=HTMLResponse)
-async def qr_page(token_id: str, request: Request) -> Response:
-    service = _service(request)
+async def qr_page(token_id: str, request: Request, tokens: Tokens) -> Response:
     try:
-        out = service.to_out(await service.get(token_id))
+        out = tokens.to_out(await tokens.get(token_id))
     except DomainError as exc:
         return _notice(request, "Checkout not found", exc.message, status_of(exc))
     svg = Markup(qr.svg(out.url, scale=6).decode())
@@ -78,9 +70,9 @@ async def qr_page(token_id: str, request: Request) -> Response:
 
 
 @router.get("/t/{token_id}")
-async def scan(token_id: str, request: Request) -> Response:
+async def scan(token_id: str, request: Request, tokens: Tokens) -> Response:
     try:
-        url = await _service(request).scan(token_id)
+        url = await tokens.scan(token_id)
     except DomainError as exc:
         title = _ENDED_TITLES.get(exc.code, "Cannot open this checkout")
         tone = "good" if exc.code == "token_paid" else "bad"

@@ -8,15 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from qrcheckout.errors import Malformed
-from qrcheckout.webhooks.service import WebhookService
+from qrcheckout.http.deps import Webhooks
 
 router = APIRouter(tags=["webhooks"])
 
 
 @router.post("/v1/webhooks/stripe")
-async def stripe_webhook(request: Request) -> dict[str, Any]:
-    service: WebhookService = request.app.state.webhooks
-    receipt = await service.receive(await request.body(), request.headers.get("stripe-signature"))
+async def stripe_webhook(request: Request, intake: Webhooks) -> dict[str, Any]:
+    receipt = await intake.receive(await request.body(), request.headers)
     return {
         "received": True,
         "id": receipt.event_id,

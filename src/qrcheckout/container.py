@@ -1,0 +1,115 @@
+"""The services of one running app, built once from settings and handed to routes through
+``qrcheckout.http.deps``: the one place that knows who uses whom."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from qrcheckout import migrations
+from qrcheckout.auth import JWTVerifier
+from qrcheckout.catalog.service import Catalog
+from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.checkout.sessions import HostedSessions
+from qrcheckout.config import Settings
+from qrcheckout.db import Database
+from qrcheckout.notifications.service import Notifier
+from qrcheckout.orders.payments import OrderPayments
+from qrcheckout.orders.service import OrderService
+from qrcheckout.payments import events
+from qrcheckout.payments.provider import PaymentProvider
+from qrcheckout.realtime.bus import Bus, create_bus
+from qrcheckout.unit import UnitOfWork
+from qrcheckout.webhooks.service import WebhookIntake
+
+Job = tuple[str, Callable[[], Awaitable[object]]]
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    bus: Bus
+    provider: PaymentProvider
+    jwt: JWTVerifier
+    units: UnitOfWork
+    catalog: Catalog
+    tokens: CheckoutService
+    sessions: HostedSessions
+    notifier: Notifier
+    orders: OrderService
+    order_payments: OrderPayments
+    webhooks: WebhookIntake
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, provider: PaymentProvider, merchant_secret: str
+    ) -> Container:
+        """Open the database (migrated and seeded as configured) and the bus, and wire the
+        services on them."""
+        db = Database(settings.database_url)
+        if settings.auto_migrate:
+            await migrations.upgrade(db)
+        catalog = Catalog(db)
+        if settings.seed_demo_catalog:
+            await catalog.seed_demo()
+        bus = create_bus(settings.bus_url)
+        await bus.start()
+        units = UnitOfWork(db, bus)
+        tokens = CheckoutService(db, units, provider, settings)
+        notifier = Notifier(
+            db,
+            settings.merchant_webhook_targets,
+            merchant_secret,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            max_attempts=settings.webhook_max_attempts,
+        )
+        orders = OrderService(db, units, tokens, notifier, settings)
+        container = cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            provider=provider,
+            jwt=JWTVerifier(settings),
+            units=units,
+            catalog=catalog,
+            tokens=tokens,
+            sessions=HostedSessions(db, provider, settings.public_url + "/"),
+            notifier=notifier,
+            orders=orders,
+            order_payments=OrderPayments(db, units, provider, orders.ledger),
+            webhooks=WebhookIntake(db, units, provider),
+        )
+        container._route_webhooks()
+        await notifier.start()
+        return container
+
+    def _route_webhooks(self) -> None:
+        # Tokens first: an order's token settles in the same transaction as the order.
+        intake, tokens, ledger = self.webhooks, self.tokens, self.orders.ledger
+        for change in (
+            events.CheckoutPaid,
+            events.CheckoutProcessing,
+            events.CheckoutFailed,
+            events.CheckoutExpired,
+        ):
+            intake.on(change, tokens.on_checkout_event)
+        intake.on(events.CheckoutPaid, ledger.on_checkout_paid)
+        intake.on(events.ChargeSucceeded, ledger.on_charge_succeeded)
+        intake.on(events.ChargeRefunded, ledger.on_charge_refunded)
+        intake.on(events.RefundChanged, ledger.on_refund_changed)
+
+    def jobs(self) -> list[Job]:
+        """What runs every ``expiry_interval_seconds`` while the app is up."""
+        return [
+            ("expiring tokens", self.tokens.expire_due),
+            ("expiring orders", self.orders.expire_due),
+            ("refunding", self.order_payments.refund_unapplied),
+            ("replaying events", self.webhooks.replay_stored),
+        ]
+
+    async def stop(self) -> None:
+        await self.notifier.stop()
+        await self.provider.aclose()
+        await self.bus.stop()
+        await self.db.dispose()

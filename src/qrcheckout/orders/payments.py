@@ -1,0 +1,252 @@
+"""Money for orders through the provider: card-token charges and refunds, and giving back
+payments that could not be applied."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy import select
+
+from qrcheckout.auth import Buyer
+from qrcheckout.db import Database, utcnow
+from qrcheckout.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    PaymentDeclined,
+    PaymentIncomplete,
+    ProviderUnavailable,
+)
+from qrcheckout.orders.ledger import Ledger, load_order, upsert_refund
+from qrcheckout.orders.models import Order, OrderPayment, OrderRefund
+from qrcheckout.orders.service import forbidden
+from qrcheckout.orders.states import (
+    PAID,
+    REFUNDABLE,
+    OrderPaymentStatus,
+    OrderStatus,
+    PaymentMode,
+    RefundSource,
+)
+from qrcheckout.payments.provider import (
+    Charge,
+    ChargeRequest,
+    PaymentProvider,
+    ProviderError,
+    ProviderErrorKind,
+    RefundRequest,
+)
+from qrcheckout.unit import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class OrderPayments:
+    def __init__(
+        self, db: Database, units: UnitOfWork, provider: PaymentProvider, ledger: Ledger
+    ) -> None:
+        self.db = db
+        self.units = units
+        self.provider = provider
+        self.ledger = ledger
+
+    async def _get(self, order_id: str) -> Order:
+        async with self.db.sessions() as session:
+            return await load_order(session, order_id)
+
+    # -- charging a card token ---------------------------------------------------------------
+
+    async def charge(self, order_id: str, buyer: Buyer, source: str | None) -> Order:
+        async with self.units() as (session, _):
+            order = await load_order(session, order_id, lock=True)
+            if order.owner != buyer.subject:
+                raise forbidden()
+            _check_payable(order)
+            if not source:
+                raise Invalid(
+                    "token_missing",
+                    "Send the card token as data.attributes.stripe (a tok_... from Stripe.js).",
+                )
+            order.attempts += 1
+            # One key per order and attempt: a retried or concurrent request with the same card
+            # is the same charge; only a refused attempt lets the next one use a new key.
+            key = f"qrcheckout-order-{order.id}-charge-{order.refused_attempts}"
+            request = ChargeRequest(
+                amount=order.amount,
+                currency=order.currency,
+                source=source,
+                idempotency_key=key,
+                description=f"Order {order.id}",
+                metadata={"order_id": order.id},
+            )
+        try:
+            charge = await self.provider.charge(request)
+        except ProviderError as exc:
+            if exc.kind == ProviderErrorKind.CONFLICT:
+                raise Conflict(
+                    "charge_in_progress", "Another charge of this order is under way."
+                ) from exc
+            if exc.took_nothing:
+                # Refused outright, nothing was taken: the next attempt may use a new key.
+                async with self.units() as (session, _):
+                    order = await load_order(session, order_id, lock=True)
+                    order.refused_attempts += 1
+                    order.failure_code = exc.decline_code or exc.code
+                    order.failure_message = exc.message
+            raise _provider_refusal(exc) from exc
+        if charge.status != "succeeded":
+            raise PaymentIncomplete(
+                "charge_not_succeeded", f"The charge is {charge.status}; the order waits."
+            )
+        async with self.units() as (session, outbox):
+            order = await load_order(session, order_id, lock=True)
+            payment = await self.ledger.record_payment(
+                session,
+                outbox,
+                order,
+                payment_id=charge.payment_intent or charge.id,
+                charge_id=charge.id,
+                amount=charge.amount,
+                currency=charge.currency,
+            )
+        if not payment.applied:
+            raise Conflict(
+                f"order_{order.status}" if order.status in _ENDED_CODES else "order_paid",
+                f"The order was {order.status} when the payment landed; it will be refunded.",
+            )
+        return await self._get(order_id)
+
+    async def charge_token(
+        self, buyer: Buyer, token: str, amount: int, currency: str, key: str | None
+    ) -> Charge:
+        """A one-off card-token charge with no order; a retry with the same ``key`` is the
+        same charge."""
+        request = ChargeRequest(
+            amount=amount,
+            currency=currency,
+            source=token,
+            idempotency_key=f"qrcheckout-charge-{buyer.subject}-{key or secrets.token_hex(12)}",
+            metadata={"subject": buyer.subject},
+        )
+        try:
+            return await self.provider.charge(request)
+        except ProviderError as exc:
+            raise _provider_refusal(exc) from exc
+
+    # -- refunds -----------------------------------------------------------------------------
+
+    async def refund(
+        self, order_id: str, amount: int | None, idempotency_key: str | None
+    ) -> tuple[OrderRefund, Order]:
+        async with self.db.sessions() as session:
+            order = await load_order(session, order_id)
+            if order.status not in REFUNDABLE:
+                raise Conflict(
+                    "order_not_refundable",
+                    f"An order in status {order.status} has nothing to refund.",
+                )
+            left = order.amount_paid - order.amount_refunded
+            if amount is not None and amount > left:
+                raise Invalid(
+                    "amount_too_large",
+                    f"At most {left} {order.currency} is left to refund on this order.",
+                )
+            payment = next(p for p in order.payments if p.applied)
+            key = f"qrcheckout-order-{order.id}-refund-" + (
+                idempotency_key or str(len(order.refunds))
+            )
+        try:
+            result = await self.provider.refund(
+                RefundRequest(
+                    payment=payment.id,
+                    idempotency_key=key,
+                    amount=amount or left,
+                    metadata={"order_id": order_id},
+                )
+            )
+        except ProviderError as exc:
+            if exc.kind == ProviderErrorKind.CONFLICT:
+                raise Conflict(
+                    "refund_in_progress", "Another refund of this order is under way."
+                ) from exc
+            raise _provider_refusal(exc) from exc
+        async with self.units() as (session, outbox):
+            order = await load_order(session, order_id, lock=True)
+            payment = next(p for p in order.payments if p.applied)
+            refund = upsert_refund(
+                order, payment, result.id, result.amount, result.status, RefundSource.API
+            )
+            await self.ledger.settle_refunds(session, outbox, order, payment)
+        return refund, await self._get(order_id)
+
+    async def refund_unapplied(self) -> int:
+        """Give back every payment that could not be applied; returns how many were refunded."""
+        async with self.db.sessions() as session:
+            pending = list(
+                await session.scalars(
+                    select(OrderPayment).where(
+                        OrderPayment.status == OrderPaymentStatus.REFUND_PENDING.value
+                    )
+                )
+            )
+        done = 0
+        for payment in pending:
+            left = payment.amount - payment.amount_refunded
+            try:
+                result = await self.provider.refund(
+                    RefundRequest(
+                        payment=payment.id,
+                        idempotency_key=f"qrcheckout-payment-{payment.id}-refund",
+                        amount=left,
+                        metadata={"order_id": payment.order_id, "reason": "not_applied"},
+                    )
+                )
+            except ProviderError as exc:
+                if exc.code == "charge_already_refunded":
+                    result = None
+                else:
+                    log.warning("refunding payment %s failed: %s", payment.id, exc.message)
+                    continue
+            async with self.units() as (session, outbox):
+                order = await load_order(session, payment.order_id, lock=True)
+                current = next(p for p in order.payments if p.id == payment.id)
+                if result is not None:
+                    upsert_refund(
+                        order,
+                        current,
+                        result.id,
+                        result.amount,
+                        result.status,
+                        RefundSource.AUTOMATIC,
+                    )
+                else:
+                    current.provider_amount_refunded = current.amount
+                await self.ledger.settle_refunds(session, outbox, order, current)
+            done += 1
+        return done
+
+
+_ENDED_CODES = frozenset({OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value})
+
+
+def _check_payable(order: Order) -> None:
+    if order.payment_mode == PaymentMode.FREE:
+        raise Conflict("order_free", "This order is free; there is nothing to charge.")
+    status = OrderStatus(order.status)
+    if status == OrderStatus.PENDING and order.expires_at and order.expires_at <= utcnow():
+        status = OrderStatus.EXPIRED
+    if status in (OrderStatus.CANCELLED, OrderStatus.EXPIRED):
+        raise Conflict(f"order_{status.value}", f"This order is {status.value}.")
+    if status in PAID:
+        raise Conflict("order_paid", "This order is already paid.")
+
+
+def _provider_refusal(exc: ProviderError) -> DomainError:
+    """A provider's refusal as the buyer should hear it."""
+    if exc.kind == ProviderErrorKind.DECLINED:
+        return PaymentDeclined(exc.code, exc.message, decline_code=exc.decline_code)
+    if exc.took_nothing or exc.kind == ProviderErrorKind.CONFLICT:
+        code = "invalid_currency" if exc.param == "currency" else exc.code
+        return Invalid(code, exc.message, field=exc.param)
+    return ProviderUnavailable("provider_error", f"The payment provider failed: {exc.message}")
