@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import pytest
@@ -42,9 +41,9 @@ def chromium_executable() -> str | None:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
+def database_url(sqlite_url: str) -> str:
     """Browser tests run against SQLite only (overrides the sqlite/postgres parametrization)."""
-    return f"sqlite+aiosqlite:///{tmp_path / 'qrcheckout.db'}"
+    return sqlite_url
 
 
 # Module scope: Playwright's sync API holds an event loop on the main thread while it

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.server import RunningServer
 
@@ -54,6 +55,7 @@ def test_catalog_items_are_priced_by_the_service(server: RunningServer) -> None:
     assert names == [("Espresso", 2), ("Butter croissant", 1)]
 
 
+@pytest.mark.one_database
 def test_missing_items_or_email_is_the_documented_400(server: RunningServer) -> None:
     for body in (
         {"customer_email": "buyer@example.com"},
@@ -68,6 +70,7 @@ def test_missing_items_or_email_is_the_documented_400(server: RunningServer) -> 
     assert _sessions(server) == []
 
 
+@pytest.mark.one_database
 def test_a_browser_cannot_set_its_own_price(server: RunningServer) -> None:
     answer = _post(server, SNIPPET_BODY)
     assert answer.status_code == 403
@@ -90,6 +93,7 @@ def test_the_key_holder_sends_the_documented_body_with_shipping(make_server: Any
     assert item["description"] == "canva test 1"
 
 
+@pytest.mark.one_database
 def test_bad_items_are_refused_with_a_reason(make_server: Any) -> None:
     server = make_server(api_key=API_KEY)
     cases = [
@@ -125,6 +129,7 @@ def test_bad_items_are_refused_with_a_reason(make_server: Any) -> None:
     assert _sessions(server) == []
 
 
+@pytest.mark.one_database
 def test_provider_refusals_come_back_as_a_clear_4xx(make_server: Any) -> None:
     server = make_server(api_key=API_KEY)
     huge = {
@@ -146,6 +151,7 @@ def test_provider_refusals_come_back_as_a_clear_4xx(make_server: Any) -> None:
     assert "total amount" in answer.json()["error"]
 
 
+@pytest.mark.one_database
 def test_an_unreachable_provider_is_a_502_with_its_reason(make_server: Any) -> None:
     server = make_server(stripe_api_base="http://127.0.0.1:9")
     answer = _post(

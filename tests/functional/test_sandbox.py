@@ -16,6 +16,9 @@ from tests.support.sdk import client as _client
 from tests.support.sdk import session_params as _session_params
 from tests.support.server import RunningServer, wait_until
 
+# The sandbox keeps its own state: the product's database plays no part here.
+pytestmark = pytest.mark.one_database
+
 
 def test_sdk_creates_retrieves_lists_and_expires_sessions(server: RunningServer) -> None:
     client = _client(server)

@@ -12,6 +12,9 @@ import stripe
 from tests.support.sdk import client as _client
 from tests.support.server import RunningServer
 
+# The sandbox keeps its own state: the product's database plays no part here.
+pytestmark = pytest.mark.one_database
+
 REDIRECT = "https://platform.example/connected"
 
 

@@ -14,6 +14,9 @@ from tests.support.receiver import Inbox
 from tests.support.sdk import client as _client
 from tests.support.server import RunningServer, wait_until
 
+# The sandbox keeps its own state: the product's database plays no part here.
+pytestmark = pytest.mark.one_database
+
 AUTH = {"Authorization": "Bearer sk_test_anything"}
 
 

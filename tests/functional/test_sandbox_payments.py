@@ -15,6 +15,9 @@ import stripe
 from tests.support.sdk import client as _client
 from tests.support.server import RunningServer
 
+# The sandbox keeps its own state: the product's database plays no part here.
+pytestmark = pytest.mark.one_database
+
 
 def _intent(client: stripe.StripeClient, **params: Any) -> stripe.PaymentIntent:
     return client.v1.payment_intents.create({"amount": 2000, "currency": "usd", **params})

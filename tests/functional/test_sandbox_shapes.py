@@ -25,6 +25,9 @@ from tests.support.sdk import session_params as _session_params
 from tests.support.server import RunningServer
 from tests.support.shapes import shape_differences
 
+# The sandbox keeps its own state: the product's database plays no part here.
+pytestmark = pytest.mark.one_database
+
 KEY = "sk_test_anything"
 LIST_KEYS = ("object", "data", "has_more", "url")
 # Fields Stripe types as one of several object kinds, by the kind of object holding them.

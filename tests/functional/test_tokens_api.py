@@ -52,6 +52,7 @@ def test_token_kinds_and_lifetimes(server: RunningServer) -> None:
     assert create_token(server, kind="static")["end_at"] is None
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -69,6 +70,7 @@ def test_client_sent_prices_are_refused(server: RunningServer, body: dict, field
     assert field in error["message"] and "prices come from the catalog" in error["message"]
 
 
+@pytest.mark.one_database
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
@@ -119,6 +121,7 @@ def test_bad_token_requests_get_clear_errors(
     assert error["code"] == code and error["message"]
 
 
+@pytest.mark.one_database
 def test_bad_json_and_huge_bodies(server: RunningServer) -> None:
     bad = server.client.post(
         "/v1/tokens", content=b"{not json", headers={"Content-Type": "application/json"}

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from qrcheckout.webhooks.models import StripeEvent
@@ -61,6 +62,7 @@ def _expired(created: dict[str, Any], session_id: str) -> dict[str, Any]:
     return event
 
 
+@pytest.mark.one_database
 def test_missing_tampered_wrong_or_stale_signatures_are_refused(server: RunningServer) -> None:
     created, session_id = _opened(server)
     payload = encode(_completed(created, session_id))
@@ -93,6 +95,7 @@ def test_several_v1_signatures_any_valid_one_passes(server: RunningServer) -> No
     assert token(server, created["id"])["status"] == "success"
 
 
+@pytest.mark.one_database
 def test_signed_but_not_an_event_is_a_clear_400(server: RunningServer) -> None:
     for body in ("not json", "[]", json.dumps({"id": "evt_1"}), json.dumps({"type": "x"})):
         response = _deliver(server, body, signature(body, WEBHOOK_SECRET))

@@ -164,7 +164,7 @@ class Notifier:
             status_code = response.status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-        succeeded = status_code is not None and 200 <= status_code < 300
+        succeeded = _accepted(status_code)
         now = utcnow()
         if succeeded:
             values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
@@ -208,7 +208,7 @@ class Notifier:
                 "attempt": attempt.attempt,
                 "status_code": attempt.status_code,
                 "error": attempt.error,
-                "succeeded": attempt.status_code is not None and 200 <= attempt.status_code < 300,
+                "succeeded": _accepted(attempt.status_code),
                 "created_at": attempt.created_at.isoformat(),
             }
             for attempt, event_type in rows
@@ -224,3 +224,8 @@ class Notifier:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), interval)
+
+
+def _accepted(status_code: int | None) -> bool:
+    """The merchant took the event: any success answer."""
+    return status_code is not None and httpx.codes.is_success(status_code)
