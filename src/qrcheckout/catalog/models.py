@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,3 +22,26 @@ class Product(Base):
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SoldLine:
+    """The columns of one line of a priced cart as it was sold (a token's or an order's),
+    kept whatever the catalog says later."""
+
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    unit_amount: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(Integer)
+
+    @staticmethod
+    def fields(position: int, product: Product, quantity: int) -> dict[str, Any]:
+        return {
+            "position": position,
+            "product_id": product.id,
+            "name": product.name,
+            "unit_amount": product.unit_amount,
+            "quantity": quantity,
+            "amount": product.unit_amount * quantity,
+        }

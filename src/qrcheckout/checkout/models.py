@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qrcheckout.catalog.models import SoldLine
 from qrcheckout.db import Base, UTCDateTime, utcnow
 
 
@@ -37,18 +38,12 @@ class Token(Base):
     )
 
 
-class TokenItem(Base):
+class TokenItem(SoldLine, Base):
     __tablename__ = "token_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     token_id: Mapped[str] = mapped_column(ForeignKey("tokens.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    product_id: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    unit_amount: Mapped[int] = mapped_column(Integer)
-    quantity: Mapped[int] = mapped_column(Integer)
-    amount: Mapped[int] = mapped_column(Integer)
 
     token: Mapped[Token] = relationship(back_populates="items")
 

@@ -140,13 +140,8 @@ class CheckoutService:
             paid_count=0,
             items=[
                 TokenItem(
-                    position=position,
-                    product_id=line.product.id,
-                    name=line.product.name,
+                    **TokenItem.fields(position, line.product, line.quantity),
                     description=line.product.description,
-                    unit_amount=line.product.unit_amount,
-                    quantity=line.quantity,
-                    amount=line.amount,
                 )
                 for position, line in enumerate(cart.lines)
             ],

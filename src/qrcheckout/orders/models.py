@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from qrcheckout.catalog.models import SoldLine
 from qrcheckout.checkout.models import Token
 from qrcheckout.db import Base, UTCDateTime, utcnow
 
@@ -48,17 +49,11 @@ class Order(Base):
     )
 
 
-class OrderItem(Base):
+class OrderItem(SoldLine, Base):
     __tablename__ = "order_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    product_id: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(200))
-    unit_amount: Mapped[int] = mapped_column(Integer)
-    quantity: Mapped[int] = mapped_column(Integer)
-    amount: Mapped[int] = mapped_column(Integer)
 
 
 class OrderPayment(Base):

@@ -185,14 +185,7 @@ class OrderService:
                 updated_at=now,
                 expires_at=None if free else now + timedelta(seconds=ttl),
                 items=[
-                    OrderItem(
-                        position=position,
-                        product_id=line.product.id,
-                        name=line.product.name,
-                        unit_amount=line.product.unit_amount,
-                        quantity=line.quantity,
-                        amount=line.amount,
-                    )
+                    OrderItem(**OrderItem.fields(position, line.product, line.quantity))
                     for position, line in enumerate(cart.lines)
                 ],
                 payments=[],
