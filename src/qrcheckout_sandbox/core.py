@@ -9,17 +9,22 @@ from typing import Any
 
 from qrcheckout_sandbox import objects
 from qrcheckout_sandbox.delivery import Target, WebhookSender
+from qrcheckout_sandbox.expiry import ExpiryIndex
 from qrcheckout_sandbox.objects import no_such
 from qrcheckout_sandbox.store import Store
 
 
 class Engine:
-    """The store and the webhook sender; emitting an event delivers it to its endpoints."""
+    """The store, the webhook sender and the open sessions' deadlines.
+
+    Emitting an event delivers it to its endpoints.
+    """
 
     def __init__(self, store: Store, sender: WebhookSender, default_target: Target | None) -> None:
         self.store = store
         self.sender = sender
         self.default_target = default_target
+        self.session_expiry = ExpiryIndex()
 
     def emit(
         self,

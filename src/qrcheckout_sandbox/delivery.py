@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ import httpx
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 3600.0
+# Attempts the sender keeps at hand; the full log is the store's (``on_attempt`` files it).
+RECENT_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True)
@@ -58,16 +61,23 @@ class Attempt:
 
 @dataclass
 class WebhookSender:
+    """Delivers events in the background; ``log`` holds the latest attempts, oldest first."""
+
     retry_base_seconds: float = 1.0
     max_attempts: int = 8
     timeout_seconds: float = 10.0
     on_attempt: Callable[[Attempt], None] | None = None
-    log: list[Attempt] = field(default_factory=list)
+    log_size: int = RECENT_ATTEMPTS
+    transport: httpx.AsyncBaseTransport | None = None  # a MockTransport keeps tests offline
+    log: deque[Attempt] = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
 
+    def __post_init__(self) -> None:
+        self.log = deque(maxlen=self.log_size)
+
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
+        self._client = httpx.AsyncClient(timeout=self.timeout_seconds, transport=self.transport)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -1,8 +1,13 @@
-"""The sandbox's state: every object it made, kept in memory and written through to SQLite.
+"""The sandbox's state: every object it made, kept in memory and written behind to SQLite.
 
 Objects are scoped to an account (``None`` is the platform, else a connected ``acct_``) and
 listed newest first, as Stripe lists them. Each record may carry ``extra``: what the sandbox
 knows but does not show (a token's card number, a session's line items).
+
+Memory is the truth while the sandbox runs: every read is answered from it, so any thread may
+read. SQLite is what the next run starts from: ``commit`` hands the changed rows to a writer
+thread and returns at once, so the event loop the sandbox shares never waits on the disk;
+``close`` waits for them.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from qrcheckout_sandbox.writer import Write, Writer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -63,22 +70,38 @@ class Store:
         self._records: dict[str, Record] = {}
         self._by_kind: dict[str, dict[str, Record]] = {}
         self._seq = 0
-        self._db = sqlite3.connect(
-            str(path) if path else ":memory:", isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        for kind, account, seq, body, extra in self._db.execute(
+        # Oldest first, so expired keys are dropped from the front.
+        self._replays: dict[tuple[str, str], Replay] = {}
+        self._dirty: dict[str, Record] = {}
+        self._writer: Writer | None = None
+        if path is not None:
+            self._writer = Writer(self._load(path))
+
+    def _load(self, path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        for kind, account, seq, body, extra in db.execute(
             "SELECT kind, account, seq, body, extra FROM records ORDER BY seq"
         ):
             self._index(Record(kind, account, seq, json.loads(body), json.loads(extra)))
             self._seq = max(self._seq, seq)
-        self._dirty: dict[str, Record] = {}
+        for account, key, fingerprint, at, status, body in db.execute(
+            "SELECT account, key, fingerprint, at, status, body FROM idempotency ORDER BY at"
+        ):
+            self._replays[account, key] = Replay(fingerprint, at, status, json.loads(body))
+        return db
+
+    def wait(self) -> None:
+        """Block until everything committed so far is on disk (the loop calls it in a thread)."""
+        if self._writer is not None:
+            self._writer.flush()
 
     def close(self) -> None:
         self.commit()
-        self._db.close()
+        if self._writer is not None:
+            self._writer.close()
 
     # -- objects ------------------------------------------------------------------------------
 
@@ -134,38 +157,44 @@ class Store:
     # -- idempotency ------------------------------------------------------------------------
 
     def replay(self, account: str | None, key: str, not_before: int) -> Replay | None:
-        self._db.execute("DELETE FROM idempotency WHERE at < ?", (not_before,))
-        row = self._db.execute(
-            "SELECT fingerprint, at, status, body FROM idempotency WHERE account = ? AND key = ?",
-            (account or "", key),
-        ).fetchone()
-        if row is None:
-            return None
-        return Replay(row[0], row[1], row[2], json.loads(row[3]))
+        """The answer remembered for ``key``, unless it is older than ``not_before``."""
+        expired = False
+        while self._replays:
+            oldest = next(iter(self._replays))
+            if self._replays[oldest].at >= not_before:
+                break
+            del self._replays[oldest]
+            expired = True
+        if expired:
+            self._write(Write("DELETE FROM idempotency WHERE at < ?", [(not_before,)]))
+        return self._replays.get((account or "", key))
 
     def remember(
         self, account: str | None, key: str, fingerprint: str, at: int, status: int, body: Any
     ) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
-            (account or "", key, fingerprint, at, status, json.dumps(body)),
+        self._replays.pop((account or "", key), None)  # a replaced key is the newest again
+        self._replays[account or "", key] = Replay(fingerprint, at, status, body)
+        self._write(
+            Write(
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                [(account or "", key, fingerprint, at, status, json.dumps(body))],
+            )
         )
 
     # -- durability -------------------------------------------------------------------------
 
     def commit(self) -> None:
-        """Write every object changed since the last commit, in one transaction."""
+        """Queue every object changed since the last commit, to be written in one transaction."""
         if not self._dirty:
             return
-        rows = [
+        # Serialized now, on the caller's thread: the objects keep changing after this returns.
+        rows: list[tuple[Any, ...]] = [
             (r.id, r.kind, r.account, r.seq, json.dumps(r.obj), json.dumps(r.extra))
             for r in self._dirty.values()
         ]
         self._dirty = {}
-        self._db.execute("BEGIN")
-        try:
-            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        self._write(Write("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", rows))
+
+    def _write(self, write: Write) -> None:
+        if self._writer is not None:
+            self._writer.put([write])
