@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -84,25 +85,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        provider = StripeProvider(api_key, webhook_secret, api_base)
-        container = await Container.start(settings, provider, merchant_webhook_secret(settings))
-        app.state.container = container
-        if sandbox is not None:
-            await sandbox.start()
-        interval = settings.expiry_interval_seconds
-        jobs = [asyncio.create_task(_every(interval, what, job)) for what, job in container.jobs()]
-        jobs.append(asyncio.create_task(container.notifier.run_forever(interval)))
-        try:
-            yield
-        finally:
-            for job in jobs:
-                job.cancel()
-            for job in jobs:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await job
+        # Whatever started is stopped, in reverse, also when a later start fails.
+        async with contextlib.AsyncExitStack() as started:
+            provider = StripeProvider(api_key, webhook_secret, api_base)
+            started.push_async_callback(provider.aclose)
+            container = await Container.start(settings, provider, merchant_webhook_secret(settings))
+            started.push_async_callback(container.stop)
+            app.state.container = container
             if sandbox is not None:
-                await sandbox.stop()
-            await container.stop()
+                await sandbox.start()
+                started.push_async_callback(sandbox.stop)
+            interval = settings.expiry_interval_seconds
+            for what, job in container.jobs():
+                await started.enter_async_context(_running(_every(interval, what, job)))
+            await started.enter_async_context(_running(container.notifier.run_forever(interval)))
+            yield
 
     app = FastAPI(title="qrcheckout", version="0.1.0", lifespan=lifespan)
     app.state.sandbox = sandbox
@@ -115,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions_api.router)
     app.include_router(webhooks_api.router)
     app.include_router(orders_api.router)
+    app.include_router(orders_api.card_charges)
     app.include_router(realtime_api.router)
     app.include_router(notifications_api.router)
     app.include_router(web_api.router)
@@ -126,6 +124,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if sandbox is not None:
         app.mount(SANDBOX_PATH, sandbox.app)
     return app
+
+
+@asynccontextmanager
+async def _running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """A background job for as long as the app runs; cancelled, and let finish, when it stops."""
+    task = asyncio.ensure_future(job)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _every(interval: float, what: str, job: Callable[[], Awaitable[object]]) -> None:

@@ -109,7 +109,7 @@ class Container:
         ]
 
     async def stop(self) -> None:
+        """Close what ``start`` opened (the provider belongs to whoever made it)."""
         await self.notifier.stop()
-        await self.provider.aclose()
         await self.bus.stop()
         await self.db.dispose()

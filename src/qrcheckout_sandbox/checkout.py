@@ -245,8 +245,13 @@ def schedule_open_sessions(engine: Engine) -> None:
             engine.session_expiry.add(record.id, record.obj["expires_at"])
 
 
+# A session that failed to expire is tried again this much later.
+EXPIRY_RETRY_SECONDS = 5
+
+
 def expire_due(engine: Engine, now: int) -> None:
     """Expire the open sessions whose ``expires_at`` has come; no other session is looked at."""
+    failed: list[str] = []
     for session_id in engine.session_expiry.due(now):
         record = engine.store.record(session_id)
         if record is None or record.obj["status"] != "open":
@@ -254,8 +259,11 @@ def expire_due(engine: Engine, now: int) -> None:
         try:
             expire_session(Ctx(engine, record.account), session_id)
         except Exception:
-            # Taken off the schedule all the same: one bad session must not stall the rest.
+            # One bad session must not stall the rest; it is tried again a little later.
             log.exception("expiring checkout session %s failed", session_id)
+            failed.append(session_id)
+    for session_id in failed:
+        engine.session_expiry.add(session_id, now + EXPIRY_RETRY_SECONDS)
 
 
 def pay_session(

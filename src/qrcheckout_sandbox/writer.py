@@ -6,6 +6,7 @@ wakes is applied in one transaction, so a burst of commits costs one fsync.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -45,10 +46,13 @@ class Writer:
         if batch:
             self._queue.put(batch)
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued so far is written; False if ``timeout`` ran out first."""
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until everything queued so far is written; False if ``timeout`` ran out first
+        or the writer is gone."""
         if self._closed:
             return True
+        if not self._thread.is_alive():
+            return False
         done = threading.Event()
         self._queue.put(done)
         return done.wait(timeout)
@@ -63,6 +67,19 @@ class Writer:
         self._db.close()
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            # However the thread ends, nobody waiting for a flush is left waiting.
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, threading.Event):
+                    item.set()
+
+    def _serve(self) -> None:
         stop = False
         while not stop:
             items = [self._queue.get()]
@@ -88,5 +105,6 @@ class Writer:
         except Exception:
             # Memory stays the truth for this run; the rows are lost to the next one only.
             log.exception("the sandbox could not write its state to SQLite")
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
-from qrcheckout.catalog.service import price_cart
+from qrcheckout.catalog.models import Product
+from qrcheckout.catalog.service import PricedLine, price_cart, products_by_id
 from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY
 from qrcheckout.db import Database
 from qrcheckout.errors import (
@@ -96,19 +97,31 @@ class HostedSessions:
         return OpenedSession(opened.id, opened.url)
 
     async def _priced(self, wanted: SessionCreate, *, trusted: bool, key: str) -> SessionRequest:
-        for index, item in enumerate(wanted.line_items):
-            if (item.price is None) == (item.price_data is None):
-                raise Invalid(
-                    "validation_error",
-                    f"line_items.{index}: give either price (a catalog product) or price_data",
-                    field=f"line_items.{index}",
+        # Refusals come in the order this route has always checked: each line in turn, then
+        # the currencies, then the shipping countries.
+        items = wanted.line_items
+        async with self.db.sessions() as session:
+            known = await products_by_id(session, (i.price for i in items if i.price))
+            for index, item in enumerate(items):
+                _check_line(index, item, trusted=trusted, known=known)
+            try:
+                cart = await price_cart(
+                    session, ((i.price, i.quantity) for i in items if i.price), merge=False
                 )
-            if item.price_data is not None and not trusted:
-                raise Forbidden(
-                    "price_data_not_allowed",
-                    f"line_items.{index}.price_data: a client cannot set its own price; name a "
-                    "catalog product in price, or call with the service's API key",
-                )
+            except Invalid as exc:  # every product is known: the catalog's currencies differ
+                raise Invalid("mixed_currencies", ONE_CURRENCY) from exc
+        catalog_lines = iter(cart.lines)
+        lines = tuple(
+            item.price_data.line(item.quantity)
+            if item.price_data is not None
+            else _catalog_line(next(catalog_lines))
+            for item in items
+        )
+        currencies = {i.price_data.currency.lower() for i in items if i.price_data is not None}
+        if cart.lines:
+            currencies.add(cart.currency)
+        if len(currencies) != 1:
+            raise Invalid("mixed_currencies", ONE_CURRENCY)
         for country in wanted.shipping_countries:
             if len(country) != 2 or not country.isalpha() or not country.isupper():
                 raise Invalid(
@@ -116,9 +129,6 @@ class HostedSessions:
                     f"shipping_countries: {country!r} is not a country code",
                     field="shipping_countries",
                 )
-        lines, currencies = await self._lines(wanted.line_items)
-        if len(currencies) != 1:
-            raise Invalid("mixed_currencies", "All line items must be in one currency.")
         return SessionRequest(
             line_items=lines,
             currency=currencies.pop(),
@@ -130,45 +140,38 @@ class HostedSessions:
             metadata={"source": "create-checkout-session"},
         )
 
-    async def _lines(self, items: list[SessionItem]) -> tuple[tuple[LineItem, ...], set[str]]:
-        """Each line priced, in the order given, and the currencies they are in."""
-        from_catalog = [(i, item) for i, item in enumerate(items) if item.price is not None]
-        async with self.db.sessions() as session:
-            try:
-                cart = await price_cart(
-                    session,
-                    ((item.price or "", item.quantity) for _, item in from_catalog),
-                    merge=False,
-                )
-            except Invalid as exc:
-                raise _unknown_price(exc, from_catalog) from exc
-        priced = {
-            index: LineItem(
-                name=line.product.name,
-                unit_amount=line.product.unit_amount,
-                quantity=line.quantity,
-                description=line.product.description or "",
-            )
-            for (index, _), line in zip(from_catalog, cart.lines, strict=True)
-        }
-        currencies = {cart.currency} if from_catalog else set()
-        for index, item in enumerate(items):
-            if item.price_data is not None:
-                priced[index] = item.price_data.line(item.quantity)
-                currencies.add(item.price_data.currency.lower())
-        return tuple(priced[index] for index in range(len(items))), currencies
+
+ONE_CURRENCY = "All line items must be in one currency."
 
 
-def _unknown_price(exc: Invalid, from_catalog: list[tuple[int, SessionItem]]) -> Invalid:
-    """The catalog's refusal in the words of this request's fields."""
-    if exc.code != "unknown_product" or exc.field is None:
-        return Invalid(exc.code, exc.message)
-    position = int(exc.field.split(".")[1])
-    index, item = from_catalog[position]
-    return Invalid(
-        "unknown_price",
-        f"line_items.{index}.price: no such product {item.price!r}",
-        field=f"line_items.{index}.price",
+def _check_line(index: int, item: SessionItem, *, trusted: bool, known: dict[str, Product]) -> None:
+    if (item.price is None) == (item.price_data is None):
+        raise Invalid(
+            "validation_error",
+            f"line_items.{index}: give either price (a catalog product) or price_data",
+            field=f"line_items.{index}",
+        )
+    if item.price_data is not None and not trusted:
+        raise Forbidden(
+            "price_data_not_allowed",
+            f"line_items.{index}.price_data: a client cannot set its own price; name a "
+            "catalog product in price, or call with the service's API key",
+        )
+    if item.price is not None and item.price not in known:
+        raise Invalid(
+            "unknown_price",
+            f"line_items.{index}.price: no such product {item.price!r}",
+            field=f"line_items.{index}.price",
+        )
+
+
+def _catalog_line(line: PricedLine) -> LineItem:
+    product = line.product
+    return LineItem(
+        name=product.name,
+        unit_amount=product.unit_amount,
+        quantity=line.quantity,
+        description=product.description or "",
     )
 
 
@@ -179,4 +182,4 @@ def _refusal(exc: ProviderError) -> DomainError:
         )
     if exc.kind == ProviderErrorKind.DECLINED:
         return PaymentDeclined(exc.code, f"The payment provider refused: {exc.message}")
-    return Invalid(exc.code, f"The payment provider refused: {exc.message}", field=exc.param)
+    return Invalid(exc.code, f"The payment provider refused: {exc.message}")

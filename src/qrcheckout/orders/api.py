@@ -19,6 +19,7 @@ from qrcheckout.http.deps import (
     Orders,
     Payments,
     SignedIn,
+    idempotency_key,
     signed_in,
 )
 from qrcheckout.http.errors import jsonapi_response
@@ -138,10 +139,15 @@ class TokenCharge(BaseModel):
     currency: str = Field(pattern=CURRENCY_PATTERN)
 
 
-@router.post("/services/Stripe/charge", tags=["payments"])
+# Its own router: the app developers' charge route keeps its tag and operation id.
+card_charges = APIRouter(tags=["payments"])
+
+
+@card_charges.post("/services/Stripe/charge", operation_id="charge_services_Stripe_charge_post")
 async def charge_card_token(
-    body: TokenCharge, payments: Payments, buyer: SignedIn, key: IdempotencyKey
+    body: TokenCharge, request: Request, payments: Payments, buyer: SignedIn
 ) -> dict[str, Any]:
     """Charge a card token for a signed-in app user, with no order."""
+    key = idempotency_key(request)  # after the body, as this route has always checked
     result = await payments.charge_token(buyer, body.token, body.amount, body.currency, key)
     return {"id": result.id, "status": result.status}

@@ -72,7 +72,7 @@ class Ledger:
         if charge.order_id is None:
             return False
         order = await find_order(session, Order.id == charge.order_id)
-        if order is None:
+        if order is None or charge.amount is None:
             return False
         await self.record_payment(
             session,

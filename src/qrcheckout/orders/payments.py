@@ -35,6 +35,7 @@ from qrcheckout.payments.provider import (
     PaymentProvider,
     ProviderError,
     ProviderErrorKind,
+    ProviderProblem,
     RefundRequest,
 )
 from qrcheckout.unit import UnitOfWork
@@ -203,7 +204,7 @@ class OrderPayments:
                     )
                 )
             except ProviderError as exc:
-                if exc.code == "charge_already_refunded":
+                if exc.problem == ProviderProblem.ALREADY_REFUNDED:
                     result = None
                 else:
                     log.warning("refunding payment %s failed: %s", payment.id, exc.message)
@@ -247,6 +248,6 @@ def _provider_refusal(exc: ProviderError) -> DomainError:
     if exc.kind == ProviderErrorKind.DECLINED:
         return PaymentDeclined(exc.code, exc.message, decline_code=exc.decline_code)
     if exc.took_nothing or exc.kind == ProviderErrorKind.CONFLICT:
-        code = "invalid_currency" if exc.param == "currency" else exc.code
-        return Invalid(code, exc.message, field=exc.param)
+        code = "invalid_currency" if exc.problem == ProviderProblem.CURRENCY else exc.code
+        return Invalid(code, exc.message)
     return ProviderUnavailable("provider_error", f"The payment provider failed: {exc.message}")

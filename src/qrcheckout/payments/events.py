@@ -55,7 +55,7 @@ class ChargeSucceeded:
 
     payment_id: str
     charge_id: str | None
-    amount: int
+    amount: int | None
     currency: str
     order_id: str | None
 

@@ -117,13 +117,22 @@ class ProviderErrorKind(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+class ProviderProblem(StrEnum):
+    """Refusals the domain acts on, whatever the provider's own code for them."""
+
+    #: The payment was already refunded in full.
+    ALREADY_REFUNDED = "already_refunded"
+    #: The provider does not take the currency asked for.
+    CURRENCY = "currency"
+
+
 class ProviderError(Exception):
     """Anything the provider refused or could not do.
 
     ``kind`` says what sort of failure it was; ``code`` is the provider's machine-readable
     code where it gave one (``card_declined``, ``resource_missing``, ...); ``decline_code``
     is the issuer's reason when a card was declined; ``param`` the request parameter the
-    provider refused.
+    provider refused; ``problem`` names a refusal the domain acts on.
     """
 
     def __init__(
@@ -134,6 +143,7 @@ class ProviderError(Exception):
         code: str,
         decline_code: str | None = None,
         param: str | None = None,
+        problem: ProviderProblem | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -141,6 +151,7 @@ class ProviderError(Exception):
         self.code = code
         self.decline_code = decline_code
         self.param = param
+        self.problem = problem
 
     @property
     def took_nothing(self) -> bool:

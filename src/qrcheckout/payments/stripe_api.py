@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
 import stripe
 
 from qrcheckout.payments.events import (
@@ -26,6 +27,7 @@ from qrcheckout.payments.provider import (
     CheckoutSession,
     ProviderError,
     ProviderErrorKind,
+    ProviderProblem,
     Refund,
     RefundRequest,
     RefundStatus,
@@ -137,7 +139,7 @@ class StripeProvider:
             )
         except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
             raise WebhookRejected(
-                "invalid_signature", f"Webhook signature rejected: {exc or 'bad signature'}"
+                "invalid_signature", f"Webhook signature rejected: {str(exc) or 'bad signature'}"
             ) from exc
         return self.read_webhook(payload)
 
@@ -174,18 +176,23 @@ async def _call(pending: Any) -> Any:
             "idempotency_error" if kind == ProviderErrorKind.CONFLICT else type(exc).__name__
         )
         message = (error.message if error is not None else None) or exc.user_message or str(exc)
+        param = error.param if error is not None else None
         raise ProviderError(
             message,
             kind=kind,
             code=code,
             decline_code=error.decline_code if error is not None else None,
-            param=error.param if error is not None else None,
+            param=param,
+            problem=_PROBLEMS.get(code)
+            or (ProviderProblem.CURRENCY if param == "currency" else None),
         ) from exc
 
 
 def _kind(exc: stripe.StripeError) -> ProviderErrorKind:
-    # The SDK's error classes already sort Stripe's answers: a card error, an idempotency
-    # clash, no answer or a failure on Stripe's side, and every other refusal of the request.
+    # Never answered (no connection, or refused by the SDK itself, as a missing key is): the
+    # service cannot reach its provider, whatever the error's class.
+    if exc.http_status is None:
+        return ProviderErrorKind.UNAVAILABLE
     if isinstance(exc, stripe.CardError):
         return ProviderErrorKind.DECLINED
     # Stripe answers a clash of concurrent requests as a conflict, which the SDK calls APIError.
@@ -193,9 +200,17 @@ def _kind(exc: stripe.StripeError) -> ProviderErrorKind:
         exc.error is not None and exc.error.type == "idempotency_error"
     ):
         return ProviderErrorKind.CONFLICT
-    if isinstance(exc, stripe.APIConnectionError | stripe.APIError):
+    if isinstance(exc, stripe.APIConnectionError):
+        return ProviderErrorKind.UNAVAILABLE
+    # The SDK calls every answer it has no class for an APIError: a client error among them
+    # is still Stripe refusing the request.
+    if isinstance(exc, stripe.APIError) and not httpx.codes.is_client_error(exc.http_status):
         return ProviderErrorKind.UNAVAILABLE
     return ProviderErrorKind.REFUSED
+
+
+# Stripe's codes for refusals the domain acts on.
+_PROBLEMS = {"charge_already_refunded": ProviderProblem.ALREADY_REFUNDED}
 
 
 def refund_status(value: Any) -> RefundStatus:
@@ -248,6 +263,8 @@ def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | Non
     session_id = obj.get("id")
     if not isinstance(session_id, str):
         return None
+    # Stripe always sends metadata as a map; anything else fails the event, which is then
+    # recorded and retried rather than taken for a session of no token.
     reference = (obj.get("metadata") or {}).get("token_id")
     common: dict[str, Any] = {
         "session_id": session_id,
@@ -255,34 +272,39 @@ def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | Non
         "payment_id": _id(obj.get("payment_intent")),
         "url": obj.get("url") if isinstance(obj.get("url"), str) else None,
     }
-    match event_type:
-        case "checkout.session.completed" if obj.get("payment_status") == "unpaid":
+    match event_type, obj.get("payment_status"):
+        case "checkout.session.completed", "unpaid":
             return CheckoutProcessing(**common)
-        case "checkout.session.completed" | "checkout.session.async_payment_succeeded":
+        case ("checkout.session.completed", "paid") | (
+            "checkout.session.async_payment_succeeded",
+            _,
+        ):
             amount = obj.get("amount_total")
             return CheckoutPaid(
                 **common,
                 amount=amount if isinstance(amount, int) else None,
                 currency=str(obj.get("currency") or "").lower(),
             )
-        case "checkout.session.async_payment_failed":
+        case "checkout.session.async_payment_failed", _:
             return CheckoutFailed(**common)
-        case "checkout.session.expired":
+        case "checkout.session.expired", _:
             return CheckoutExpired(**common)
+    # A completed session that is neither paid nor waiting for its money changes nothing.
     return None
 
 
 def _charge_succeeded(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
     charge_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     payment_id = _id(obj.get("payment_intent")) or charge_id
-    amount = obj.get("amount")
-    if payment_id is None or not isinstance(amount, int):
+    if payment_id is None:
         return None
-    order_id = (obj.get("metadata") or {}).get("order_id")
+    amount = obj.get("amount")
+    metadata = obj.get("metadata")
+    order_id = metadata.get("order_id") if isinstance(metadata, dict) else None
     return ChargeSucceeded(
         payment_id=payment_id,
         charge_id=charge_id,
-        amount=amount,
+        amount=amount if isinstance(amount, int) else None,
         currency=str(obj.get("currency") or "").lower(),
         order_id=order_id if isinstance(order_id, str) else None,
     )

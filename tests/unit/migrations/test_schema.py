@@ -1,0 +1,101 @@
+"""The migrations build exactly the schema the models describe, on a fresh SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+# Every models module, so that Base.metadata holds every table.
+import qrcheckout.catalog.models
+import qrcheckout.checkout.models
+import qrcheckout.notifications.models
+import qrcheckout.orders.models
+import qrcheckout.webhooks.models  # noqa: F401
+from qrcheckout import migrations
+from qrcheckout.db import Base, Database
+
+
+def _differences(connection: Connection) -> list[Any]:
+    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+async def _migrate_and_compare(url: str, revision: str = "head") -> list[Any]:
+    db = Database(url)
+    try:
+        await migrations.upgrade(db, revision)
+        async with db.engine.connect() as connection:
+            return await connection.run_sync(_differences)
+    finally:
+        await db.dispose()
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'qrcheckout.db'}"
+
+
+def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
+    assert asyncio.run(_migrate_and_compare(_url(tmp_path))) == []
+
+
+def test_the_comparison_sees_a_schema_that_is_behind(tmp_path: Path) -> None:
+    # Stopped one migration short, the orders tables are missing: the check above can fail.
+    differences = asyncio.run(_migrate_and_compare(_url(tmp_path), "0001"))
+    added = {d[1].name for d in differences if d[0] == "add_table"}
+    assert {"orders", "order_payments", "order_refunds", "stripe_events"} <= added
+
+
+def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
+    # The service migrates on every start.
+    url = _url(tmp_path)
+
+    async def twice() -> tuple[list[str], list[Any]]:
+        db = Database(url)
+        try:
+            await migrations.upgrade(db)
+            await migrations.upgrade(db)
+            async with db.engine.connect() as connection:
+                tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+                differences = await connection.run_sync(_differences)
+                return sorted(tables), differences
+        finally:
+            await db.dispose()
+
+    tables, differences = asyncio.run(twice())
+    assert differences == []
+    assert tables == sorted([*Base.metadata.tables, "alembic_version"])
+
+
+def test_events_received_before_orders_existed_are_kept(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+
+    async def upgrade_with_an_old_event() -> list[Any]:
+        db = Database(url)
+        try:
+            await migrations.upgrade(db, "0001")
+            async with db.engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO webhook_events"
+                        " (id, type, status, payload, received_at, attempts)"
+                        " VALUES ('evt_old', 'checkout.session.completed', 'processed', '{}',"
+                        " '2026-11-20 10:00:00', 1)"
+                    )
+                )
+            await migrations.upgrade(db)
+            async with db.engine.connect() as connection:
+                rows = await connection.execute(
+                    text("SELECT id, type, status, created, attempts FROM stripe_events")
+                )
+                return [tuple(row) for row in rows]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(upgrade_with_an_old_event()) == [
+        ("evt_old", "checkout.session.completed", "processed", None, 1)
+    ]
