@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
 from qrcheckout.catalog.models import Product
-from qrcheckout.catalog.service import PricedLine, price_cart, products_by_id
+from qrcheckout.catalog.service import PricedCart, PricedLine, price_cart, products_by_id
 from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY
 from qrcheckout.db import Database
 from qrcheckout.errors import (
@@ -110,25 +110,10 @@ class HostedSessions:
                 )
             except Invalid as exc:  # every product is known: the catalog's currencies differ
                 raise Invalid("mixed_currencies", ONE_CURRENCY) from exc
-        catalog_lines = iter(cart.lines)
-        lines = tuple(
-            item.price_data.line(item.quantity)
-            if item.price_data is not None
-            else _catalog_line(next(catalog_lines))
-            for item in items
-        )
-        currencies = {i.price_data.currency.lower() for i in items if i.price_data is not None}
-        if cart.lines:
-            currencies.add(cart.currency)
+        lines, currencies = _assemble(items, cart)
         if len(currencies) != 1:
             raise Invalid("mixed_currencies", ONE_CURRENCY)
-        for country in wanted.shipping_countries:
-            if len(country) != 2 or not country.isalpha() or not country.isupper():
-                raise Invalid(
-                    "validation_error",
-                    f"shipping_countries: {country!r} is not a country code",
-                    field="shipping_countries",
-                )
+        _check_countries(wanted.shipping_countries)
         return SessionRequest(
             line_items=lines,
             currency=currencies.pop(),
@@ -163,6 +148,31 @@ def _check_line(index: int, item: SessionItem, *, trusted: bool, known: dict[str
             f"line_items.{index}.price: no such product {item.price!r}",
             field=f"line_items.{index}.price",
         )
+
+
+def _assemble(items: list[SessionItem], cart: PricedCart) -> tuple[tuple[LineItem, ...], set[str]]:
+    """Every line in the order given, the catalog's priced by it; and their currencies."""
+    catalog_lines = iter(cart.lines)
+    lines = tuple(
+        item.price_data.line(item.quantity)
+        if item.price_data is not None
+        else _catalog_line(next(catalog_lines))
+        for item in items
+    )
+    currencies = {i.price_data.currency.lower() for i in items if i.price_data is not None}
+    if cart.lines:
+        currencies.add(cart.currency)
+    return lines, currencies
+
+
+def _check_countries(countries: list[str]) -> None:
+    for country in countries:
+        if len(country) != 2 or not country.isalpha() or not country.isupper():
+            raise Invalid(
+                "validation_error",
+                f"shipping_countries: {country!r} is not a country code",
+                field="shipping_countries",
+            )
 
 
 def _catalog_line(line: PricedLine) -> LineItem:

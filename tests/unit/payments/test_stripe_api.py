@@ -178,6 +178,15 @@ def test_a_completed_but_unpaid_session_is_processing(provider: StripeProvider) 
     )
 
 
+@pytest.mark.parametrize("status", ["no_payment_required", None, "something_new"])
+def test_a_completed_session_that_is_not_paid_changes_nothing(
+    provider: StripeProvider, status: str | None
+) -> None:
+    # Only Stripe's word "paid" pays an order or a token.
+    obj = completed_session(payment_status=status, payment_intent="pi_3PgaghB7WZ01zgkW0v6ixdnM")
+    assert changes(provider, event("checkout.session.completed", obj)) == ()
+
+
 def test_a_session_whose_delayed_payment_failed_is_checkout_failed(
     provider: StripeProvider,
 ) -> None:
