@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
@@ -21,15 +20,9 @@ from qrcheckout.payments.provider import PaymentProvider, WebhookRejected
 from qrcheckout.realtime.bus import Outbox
 from qrcheckout.unit import UnitOfWork
 from qrcheckout.webhooks.models import StripeEvent
+from qrcheckout.webhooks.states import EventStatus
 
 log = logging.getLogger(__name__)
-
-
-class EventStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    IGNORED = "ignored"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
