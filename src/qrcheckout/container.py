@@ -77,7 +77,7 @@ class Container:
             sessions=HostedSessions(db, provider, settings.public_url + "/"),
             notifier=notifier,
             orders=orders,
-            order_payments=OrderPayments(db, units, provider, orders.ledger),
+            order_payments=OrderPayments(db, units, provider, orders),
             webhooks=WebhookIntake(db, units, provider),
         )
         container._route_webhooks()

@@ -160,3 +160,15 @@ def test_an_unreachable_provider_is_a_502_with_its_reason(make_server: Any) -> N
     )
     assert answer.status_code == 502
     assert answer.json()["code"] == "provider_unavailable"
+
+
+@pytest.mark.one_database
+def test_a_key_with_characters_beyond_ascii_is_refused_not_a_crash(make_server: Any) -> None:
+    server = make_server(api_key=API_KEY)
+    body = {"line_items": [{"price": "espresso", "quantity": 1}], "customer_email": "a@b.co"}
+    for path, payload in (("/create-checkout-session", body), ("/v1/products", {})):
+        answer = httpx.post(
+            f"{server.url}{path}", json=payload, headers={"Authorization": "Bearer clé".encode()}
+        )
+        assert answer.status_code == 401, (path, answer.text)
+        assert "invalid_api_key" in answer.text

@@ -17,4 +17,4 @@ async def list_products(catalog: CatalogDep) -> ProductList:
 
 @router.post("/v1/products", status_code=201, response_model=ProductOut, dependencies=[Merchant])
 async def create_product(body: ProductCreate, catalog: CatalogDep) -> ProductOut:
-    return ProductOut.model_validate(await catalog.add(body.model_dump()))
+    return ProductOut.model_validate(await catalog.add(body))

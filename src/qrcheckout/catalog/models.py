@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,14 +33,3 @@ class SoldLine:
     unit_amount: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(Integer)
-
-    @staticmethod
-    def fields(position: int, product: Product, quantity: int) -> dict[str, Any]:
-        return {
-            "position": position,
-            "product_id": product.id,
-            "name": product.name,
-            "unit_amount": product.unit_amount,
-            "quantity": quantity,
-            "amount": product.unit_amount * quantity,
-        }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.catalog.models import Product
+from qrcheckout.catalog.schemas import ProductCreate
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, Invalid
 
@@ -44,6 +45,17 @@ class PricedLine:
     def amount(self) -> int:
         return self.product.unit_amount * self.quantity
 
+    def sold(self, position: int) -> dict[str, Any]:
+        """The columns of this line as a token or an order keeps it (``SoldLine``)."""
+        return {
+            "position": position,
+            "product_id": self.product.id,
+            "name": self.product.name,
+            "unit_amount": self.product.unit_amount,
+            "quantity": self.quantity,
+            "amount": self.amount,
+        }
+
 
 @dataclass(frozen=True)
 class PricedCart:
@@ -64,6 +76,14 @@ async def price_cart(
     of one product into one line. Invalid for an unknown product or mixed currencies."""
     wanted = list(items)
     products = await products_by_id(session, (product_id for product_id, _ in wanted))
+    return price(products, wanted, merge=merge)
+
+
+def price(
+    products: Mapping[str, Product], items: Sequence[tuple[str, int]], *, merge: bool = True
+) -> PricedCart:
+    """``price_cart`` on products already read from the catalog."""
+    wanted = list(items)
     for index, (product_id, _) in enumerate(wanted):
         if product_id not in products:
             raise Invalid(
@@ -71,7 +91,8 @@ async def price_cart(
                 f"No product with id {product_id!r} in the catalog.",
                 field=f"items.{index}.product_id",
             )
-    if len({p.currency for p in products.values()}) > 1:
+    currencies = {products[product_id].currency for product_id, _ in wanted}
+    if len(currencies) > 1:
         raise Invalid("mixed_currencies", "All items of one checkout must share a currency.")
     if merge:
         quantities: dict[str, int] = {}
@@ -79,7 +100,7 @@ async def price_cart(
             quantities[product_id] = quantities.get(product_id, 0) + quantity
         wanted = list(quantities.items())
     return PricedCart(
-        currency=next(iter(products.values())).currency if products else "",
+        currency=currencies.pop() if currencies else "",
         lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in wanted),
     )
 
@@ -94,11 +115,11 @@ class Catalog:
         async with self.db.sessions() as session:
             return await list_products(session)
 
-    async def add(self, fields: dict[str, Any]) -> Product:
+    async def add(self, new: ProductCreate) -> Product:
         async with self.db.transaction() as session:
-            if await session.get(Product, fields["id"]) is not None:
-                raise Conflict("product_exists", f"A product with id {fields['id']!r} exists.")
-            product = Product(**fields, active=True, created_at=utcnow())
+            if await session.get(Product, new.id) is not None:
+                raise Conflict("product_exists", f"A product with id {new.id!r} exists.")
+            product = Product(**new.model_dump(), active=True, created_at=utcnow())
             session.add(product)
         return product
 

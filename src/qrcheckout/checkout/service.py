@@ -140,7 +140,7 @@ class CheckoutService:
             paid_count=0,
             items=[
                 TokenItem(
-                    **TokenItem.fields(position, line.product, line.quantity),
+                    **line.sold(position),
                     description=line.product.description,
                 )
                 for position, line in enumerate(cart.lines)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
 from qrcheckout.catalog.models import Product
-from qrcheckout.catalog.service import PricedCart, PricedLine, price_cart, products_by_id
+from qrcheckout.catalog.service import PricedCart, PricedLine, price, products_by_id
 from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY
 from qrcheckout.db import Database
 from qrcheckout.errors import (
@@ -102,14 +102,12 @@ class HostedSessions:
         items = wanted.line_items
         async with self.db.sessions() as session:
             known = await products_by_id(session, (i.price for i in items if i.price))
-            for index, item in enumerate(items):
-                _check_line(index, item, trusted=trusted, known=known)
-            try:
-                cart = await price_cart(
-                    session, ((i.price, i.quantity) for i in items if i.price), merge=False
-                )
-            except Invalid as exc:  # every product is known: the catalog's currencies differ
-                raise Invalid("mixed_currencies", ONE_CURRENCY) from exc
+        for index, item in enumerate(items):
+            _check_line(index, item, trusted=trusted, known=known)
+        try:
+            cart = price(known, [(i.price, i.quantity) for i in items if i.price], merge=False)
+        except Invalid as exc:  # every product is known: the catalog's currencies differ
+            raise Invalid("mixed_currencies", ONE_CURRENCY) from exc
         lines, currencies = _assemble(items, cart)
         if len(currencies) != 1:
             raise Invalid("mixed_currencies", ONE_CURRENCY)

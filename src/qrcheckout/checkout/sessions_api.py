@@ -7,7 +7,6 @@ every refusal of the cart itself is a 400, as their server samples answer.
 
 from __future__ import annotations
 
-import hmac
 import json
 import uuid
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 
 from qrcheckout import errors
 from qrcheckout.checkout.sessions import SessionCreate
-from qrcheckout.http.deps import Sessions, SettingsDep
+from qrcheckout.http.deps import MAX_IDEMPOTENCY_KEY, Sessions, SettingsDep, holds_api_key
 from qrcheckout.http.errors import status_of
 
 router = APIRouter(tags=["checkout"])
@@ -68,12 +67,12 @@ def _holds_api_key(header: str | None, api_key: str | None) -> bool:
     if not api_key or not header:
         return False
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), api_key)
+    return scheme.lower() == "bearer" and holds_api_key(given.strip(), api_key)
 
 
 def _idempotency_key(request: Request) -> str:
     """The caller's ``Idempotency-Key`` (a retried request opens one session), else a new one."""
     given = request.headers.get("idempotency-key")
-    if given and len(given) <= 200:
+    if given and len(given) <= MAX_IDEMPOTENCY_KEY:
         return f"qrcheckout-session-{given}"
     return f"qrcheckout-session-{uuid.uuid4()}"

@@ -18,9 +18,9 @@ from qrcheckout.errors import (
     PaymentIncomplete,
     ProviderUnavailable,
 )
-from qrcheckout.orders.ledger import Ledger, load_order, upsert_refund
+from qrcheckout.orders.ledger import load_order, upsert_refund
 from qrcheckout.orders.models import Order, OrderPayment, OrderRefund
-from qrcheckout.orders.service import forbidden
+from qrcheckout.orders.service import OrderService, forbidden
 from qrcheckout.orders.states import (
     PAID,
     REFUNDABLE,
@@ -45,16 +45,13 @@ log = logging.getLogger(__name__)
 
 class OrderPayments:
     def __init__(
-        self, db: Database, units: UnitOfWork, provider: PaymentProvider, ledger: Ledger
+        self, db: Database, units: UnitOfWork, provider: PaymentProvider, orders: OrderService
     ) -> None:
         self.db = db
         self.units = units
         self.provider = provider
-        self.ledger = ledger
-
-    async def _get(self, order_id: str) -> Order:
-        async with self.db.sessions() as session:
-            return await load_order(session, order_id)
+        self.orders = orders
+        self.ledger = orders.ledger
 
     # -- charging a card token ---------------------------------------------------------------
 
@@ -116,7 +113,7 @@ class OrderPayments:
                 f"order_{order.status}" if order.status in _ENDED_CODES else "order_paid",
                 f"The order was {order.status} when the payment landed; it will be refunded.",
             )
-        return await self._get(order_id)
+        return await self.orders.get(order_id)
 
     async def charge_token(
         self, buyer: Buyer, token: str, amount: int, currency: str, key: str | None
@@ -179,7 +176,7 @@ class OrderPayments:
                 order, payment, result.id, result.amount, result.status, RefundSource.API
             )
             await self.ledger.settle_refunds(session, outbox, order, payment)
-        return refund, await self._get(order_id)
+        return refund, await self.orders.get(order_id)
 
     async def refund_unapplied(self) -> int:
         """Give back every payment that could not be applied; returns how many were refunded."""
@@ -247,7 +244,7 @@ def _provider_refusal(exc: ProviderError) -> DomainError:
     """A provider's refusal as the buyer should hear it."""
     if exc.kind == ProviderErrorKind.DECLINED:
         return PaymentDeclined(exc.code, exc.message, decline_code=exc.decline_code)
-    if exc.took_nothing or exc.kind == ProviderErrorKind.CONFLICT:
+    if exc.kind != ProviderErrorKind.UNAVAILABLE:
         code = "invalid_currency" if exc.problem == ProviderProblem.CURRENCY else exc.code
         return Invalid(code, exc.message)
     return ProviderUnavailable("provider_error", f"The payment provider failed: {exc.message}")

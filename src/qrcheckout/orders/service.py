@@ -185,8 +185,7 @@ class OrderService:
                 updated_at=now,
                 expires_at=None if free else now + timedelta(seconds=ttl),
                 items=[
-                    OrderItem(**OrderItem.fields(position, line.product, line.quantity))
-                    for position, line in enumerate(cart.lines)
+                    OrderItem(**line.sold(position)) for position, line in enumerate(cart.lines)
                 ],
                 payments=[],
                 refunds=[],
