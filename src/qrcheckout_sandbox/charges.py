@@ -68,7 +68,7 @@ def charge_card(
         paid=decline is None,
         payment_intent=payment_intent,
         payment_method=method["id"] if method else (instrument.source or {}).get("id"),
-        payment_method_details=shapes.charge_payment_method_details(**card.as_dict()),
+        payment_method_details=shapes.charge_payment_method_details(card),
         receipt_email=receipt_email,
         status="failed" if decline else "succeeded",
     )
@@ -100,19 +100,28 @@ def _application_fee(ctx: Ctx, charge: dict[str, Any], fee: int) -> str:
     return str(record["id"])
 
 
-def requested_fee(ctx: Ctx, params: dict[str, Any], amount: int) -> int | None:
+def requested_fee(
+    ctx: Ctx,
+    params: dict[str, Any],
+    amount: int,
+    *,
+    param: str = "application_fee_amount",
+    made: str = "the request is made",
+) -> int | None:
     """The ``application_fee_amount`` asked for: only a call for a connected account may."""
-    fee = p.integer(params, "application_fee_amount", high=amount)
+    fee = p.integer(params, "application_fee_amount", high=amount, param=param)
     if fee is not None and ctx.account is None:
         raise invalid(
-            "application_fee_amount",
-            "Can only apply an application_fee_amount when the request is made on behalf of "
+            param,
+            f"Can only apply an application_fee_amount when {made} on behalf of "
             "another account (using an OAuth key or the Stripe-Account header).",
         )
     return fee
 
 
-def create_charge(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+def payment_terms(ctx: Ctx, params: dict[str, Any]) -> tuple[int, str, dict[str, Any] | None]:
+    """The ``amount`` (at least 1), ``currency`` and optional ``customer`` of a charge or
+    PaymentIntent being created."""
     amount = p.amount(params, "amount")
     if amount < 1:
         raise invalid("amount", "Amount must be at least 1.")
@@ -120,6 +129,11 @@ def create_charge(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     customer = None
     if params.get("customer"):
         customer = ctx.get("customer", params["customer"], "customer")
+    return amount, currency, customer
+
+
+def create_charge(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    amount, currency, customer = payment_terms(ctx, params)
     ref = p.text(params, "source") or (customer or {}).get("default_source")
     if not ref:
         raise missing("source")

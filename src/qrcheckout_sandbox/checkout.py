@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from qrcheckout_sandbox import intents, methods, objects, shapes
+from qrcheckout_sandbox import charges, intents, methods, objects, shapes
 from qrcheckout_sandbox import params as p
 from qrcheckout_sandbox.cards import Card, Decline
 from qrcheckout_sandbox.core import Ctx, Engine
@@ -27,7 +27,13 @@ def create_session(ctx: Ctx, params: dict[str, Any], public_base: str) -> dict[s
     customer = _customer(ctx, params)
     intent_data = p.nested(params, "payment_intent_data")
     total = _total(items)
-    fee = _application_fee(ctx, intent_data, total)
+    fee = charges.requested_fee(
+        ctx,
+        intent_data,
+        total,
+        param="payment_intent_data[application_fee_amount]",
+        made="the Checkout Session is created",
+    )
     session_id = new_id("cs_test_", 58)
     session = objects.checkout_session(
         session_id=session_id,
@@ -112,22 +118,6 @@ def _total(items: list[dict[str, Any]]) -> int:
             param="line_items",
         )
     return total
-
-
-def _application_fee(ctx: Ctx, intent_data: dict[str, Any], total: int) -> int | None:
-    fee = p.integer(
-        intent_data,
-        "application_fee_amount",
-        high=total,
-        param="payment_intent_data[application_fee_amount]",
-    )
-    if fee is not None and ctx.account is None:
-        raise invalid(
-            "payment_intent_data[application_fee_amount]",
-            "Can only apply an application_fee_amount when the Checkout Session is created on "
-            "behalf of another account (using an OAuth key or the Stripe-Account header).",
-        )
-    return fee
 
 
 def _shipping_countries(params: dict[str, Any]) -> list[str]:

@@ -41,14 +41,8 @@ def _account(
     account = shapes.blank(
         "account", id=new_id("acct_", 16), email=email, created=created, type=kind
     )
-    if isinstance(account.get("business_profile"), dict):
-        account["business_profile"]["name"] = business_name
-    elif "business_profile" in account:
-        account["business_profile"] = {"name": business_name}
-    if isinstance(account.get("settings"), dict):
-        dashboard = account["settings"].get("dashboard")
-        if isinstance(dashboard, dict):
-            dashboard["display_name"] = business_name
+    account["business_profile"]["name"] = business_name
+    account["settings"]["dashboard"]["display_name"] = business_name
     return account
 
 

@@ -16,13 +16,7 @@ CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "aba
 
 
 def create_payment_intent(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    amount = p.amount(params, "amount")
-    if amount < 1:
-        raise invalid("amount", "Amount must be at least 1.")
-    currency = p.currency(params)
-    customer = None
-    if params.get("customer"):
-        customer = ctx.get("customer", params["customer"], "customer")["id"]
+    amount, currency, customer = charges.payment_terms(ctx, params)
     intent_id = new_id("pi_")
     intent = shapes.blank(
         "payment_intent",
@@ -33,7 +27,7 @@ def create_payment_intent(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         capture_method=p.choice(params, "capture_method", PI_CAPTURE_METHODS, "automatic"),
         client_secret=f"{intent_id}_secret_{new_id('', 25)}",
         created=ctx.now(),
-        customer=customer,
+        customer=customer["id"] if customer else None,
         description=p.text(params, "description"),
         metadata=p.metadata(params),
         payment_method_types=_method_types(params),

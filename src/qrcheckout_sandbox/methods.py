@@ -73,7 +73,7 @@ def card_extra(card: Card) -> dict[str, Any]:
 
 
 def card_object(card: Card, *, customer: str | None = None) -> dict[str, Any]:
-    return shapes.card(id=new_id("card_"), customer=customer, **card.as_dict())
+    return shapes.card(card, id=new_id("card_"), customer=customer)
 
 
 # -- tokens and PaymentMethods -----------------------------------------------------------------
@@ -117,7 +117,7 @@ def new_payment_method(
         "payment_method",
         id=new_id("pm_"),
         type="card",
-        card=shapes.payment_method_card(**card.as_dict()),
+        card=shapes.payment_method_card(card),
         billing_details=shapes.billing_details(email=billing_email, name=billing_name),
         created=ctx.now(),
         customer=customer,

@@ -7,6 +7,8 @@ import json
 from importlib import resources
 from typing import Any
 
+from qrcheckout_sandbox.cards import Card
+
 # Card brands as the legacy Card resource spells them, by the lowercase code payment methods use.
 _CARD_BRANDS = {
     "amex": "American Express",
@@ -18,7 +20,6 @@ _CARD_BRANDS = {
     "visa": "Visa",
     "unknown": "Unknown",
 }
-_BRAND_CODES = {name.lower(): code for code, name in _CARD_BRANDS.items()}
 # ``display_brand`` differs from ``brand`` for a few networks.
 _DISPLAY_BRANDS = {
     "amex": "american_express",
@@ -73,121 +74,74 @@ def blank(kind: str, **values: Any) -> dict[str, Any]:
     return _update(copy.deepcopy(template), values, kind)
 
 
-def _brand_code(brand: str) -> str:
-    """The lowercase brand code (``visa``, ``amex``) of a brand in either spelling."""
-    code = brand.lower()
-    if code in _CARD_BRANDS:
-        return code
-    return _BRAND_CODES.get(code, code.replace(" ", "_"))
+def _card_fields(card: Card) -> dict[str, Any]:
+    """What a PaymentMethod's ``card`` and a Charge's ``payment_method_details.card`` share."""
+    return card.as_dict() | {
+        "checks": {
+            "address_line1_check": None,
+            "address_postal_code_check": None,
+            "cvc_check": "pass",
+        },
+        "country": "US",
+        "regulated_status": "unregulated",
+        "wallet": None,
+    }
 
 
-def _checks() -> dict[str, Any]:
-    return {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"}
+def _sorted(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` in Stripe's order: by name."""
+    return dict(sorted(fields.items()))
 
 
-def card(
-    *,
-    id: str,
-    brand: str,
-    last4: str,
-    exp_month: int,
-    exp_year: int,
-    fingerprint: str,
-    funding: str = "credit",
-    country: str = "US",
-    customer: str | None = None,
-) -> dict[str, Any]:
+def card(card: Card, *, id: str, customer: str | None = None) -> dict[str, Any]:
     """A Card resource (``card_...``), brand spelled as Stripe does: ``Visa``, ``MasterCard``."""
-    code = _brand_code(brand)
     return blank(
         "card",
         id=id,
-        brand=_CARD_BRANDS.get(code, brand),
-        last4=last4,
-        exp_month=exp_month,
-        exp_year=exp_year,
-        fingerprint=fingerprint,
-        funding=funding,
-        country=country,
+        brand=_CARD_BRANDS.get(card.brand, card.brand),
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        fingerprint=card.fingerprint,
+        funding=card.funding,
+        country="US",
         customer=customer,
         cvc_check="pass",
         regulated_status="unregulated",
     )
 
 
-def payment_method_card(
-    *,
-    brand: str,
-    last4: str,
-    exp_month: int,
-    exp_year: int,
-    fingerprint: str,
-    funding: str = "credit",
-    country: str = "US",
-) -> dict[str, Any]:
+def payment_method_card(card: Card) -> dict[str, Any]:
     """The ``card`` hash of a PaymentMethod of type ``card``."""
-    code = _brand_code(brand)
-    return {
-        "brand": code,
-        "checks": _checks(),
-        "country": country,
-        "display_brand": _DISPLAY_BRANDS.get(code, code),
-        "exp_month": exp_month,
-        "exp_year": exp_year,
-        "fingerprint": fingerprint,
-        "funding": funding,
-        "generated_from": None,
-        "last4": last4,
-        "networks": {"available": [code], "preferred": None},
-        "regulated_status": "unregulated",
-        "three_d_secure_usage": {"supported": True},
-        "wallet": None,
+    return _sorted(
+        _card_fields(card)
+        | {
+            "display_brand": _DISPLAY_BRANDS.get(card.brand, card.brand),
+            "generated_from": None,
+            "networks": {"available": [card.brand], "preferred": None},
+            "three_d_secure_usage": {"supported": True},
+        }
+    )
+
+
+def charge_payment_method_details(card: Card) -> dict[str, Any]:
+    """A Charge's ``payment_method_details`` for a card payment."""
+    details = _card_fields(card) | {
+        "amount_authorized": None,
+        "authorization_code": None,
+        "extended_authorization": {"status": "disabled"},
+        "incremental_authorization": {"status": "unavailable"},
+        "installments": None,
+        "mandate": None,
+        "multicapture": {"status": "unavailable"},
+        "network": card.brand,
+        "network_token": {"used": False},
+        "network_transaction_id": None,
+        "overcapture": {"maximum_amount_capturable": 0, "status": "unavailable"},
+        "three_d_secure": None,
+        "transaction_link_id": None,
     }
-
-
-def charge_payment_method_details(
-    *,
-    brand: str,
-    last4: str,
-    exp_month: int,
-    exp_year: int,
-    fingerprint: str,
-    funding: str = "credit",
-    country: str = "US",
-) -> dict[str, Any]:
-    """A Charge's ``payment_method_details`` for a card payment.
-
-    ``card.amount_authorized`` and ``card.overcapture.maximum_amount_capturable`` are left for the
-    caller, who knows the amount."""
-    code = _brand_code(brand)
-    return {
-        "card": {
-            "amount_authorized": None,
-            "authorization_code": None,
-            "brand": code,
-            "checks": _checks(),
-            "country": country,
-            "exp_month": exp_month,
-            "exp_year": exp_year,
-            "extended_authorization": {"status": "disabled"},
-            "fingerprint": fingerprint,
-            "funding": funding,
-            "incremental_authorization": {"status": "unavailable"},
-            "installments": None,
-            "last4": last4,
-            "mandate": None,
-            "multicapture": {"status": "unavailable"},
-            "network": code,
-            "network_token": {"used": False},
-            "network_transaction_id": None,
-            "overcapture": {"maximum_amount_capturable": 0, "status": "unavailable"},
-            "regulated_status": "unregulated",
-            "three_d_secure": None,
-            "transaction_link_id": None,
-            "wallet": None,
-        },
-        "type": "card",
-    }
+    return {"card": _sorted(details), "type": "card"}
 
 
 def outcome(
