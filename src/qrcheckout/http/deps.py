@@ -4,7 +4,8 @@ into ``app.state``."""
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, cast
+from collections.abc import Callable
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
@@ -23,6 +24,7 @@ from qrcheckout.realtime.bus import Bus
 from qrcheckout.webhooks.service import WebhookIntake
 
 MAX_IDEMPOTENCY_KEY = 200
+T = TypeVar("T")
 
 
 def container(conn: HTTPConnection) -> Container:
@@ -32,51 +34,24 @@ def container(conn: HTTPConnection) -> Container:
 Services = Annotated[Container, Depends(container)]
 
 
-def _settings(c: Services) -> Settings:
-    return c.settings
+def _part(get: Callable[[Container], T]) -> Callable[[Container], T]:
+    """A dependency giving one part of the container (``get`` is type-checked against it)."""
+
+    def dependency(c: Services) -> T:
+        return get(c)
+
+    return dependency
 
 
-def _catalog(c: Services) -> Catalog:
-    return c.catalog
-
-
-def _tokens(c: Services) -> CheckoutService:
-    return c.tokens
-
-
-def _sessions(c: Services) -> HostedSessions:
-    return c.sessions
-
-
-def _orders(c: Services) -> OrderService:
-    return c.orders
-
-
-def _order_payments(c: Services) -> OrderPayments:
-    return c.order_payments
-
-
-def _notifier(c: Services) -> Notifier:
-    return c.notifier
-
-
-def _webhooks(c: Services) -> WebhookIntake:
-    return c.webhooks
-
-
-def _bus(c: Services) -> Bus:
-    return c.bus
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-CatalogDep = Annotated[Catalog, Depends(_catalog)]
-Tokens = Annotated[CheckoutService, Depends(_tokens)]
-Sessions = Annotated[HostedSessions, Depends(_sessions)]
-Orders = Annotated[OrderService, Depends(_orders)]
-Payments = Annotated[OrderPayments, Depends(_order_payments)]
-NotifierDep = Annotated[Notifier, Depends(_notifier)]
-Webhooks = Annotated[WebhookIntake, Depends(_webhooks)]
-BusDep = Annotated[Bus, Depends(_bus)]
+SettingsDep = Annotated[Settings, Depends(_part(lambda c: c.settings))]
+CatalogDep = Annotated[Catalog, Depends(_part(lambda c: c.catalog))]
+Tokens = Annotated[CheckoutService, Depends(_part(lambda c: c.tokens))]
+Sessions = Annotated[HostedSessions, Depends(_part(lambda c: c.sessions))]
+Orders = Annotated[OrderService, Depends(_part(lambda c: c.orders))]
+Payments = Annotated[OrderPayments, Depends(_part(lambda c: c.order_payments))]
+NotifierDep = Annotated[Notifier, Depends(_part(lambda c: c.notifier))]
+Webhooks = Annotated[WebhookIntake, Depends(_part(lambda c: c.webhooks))]
+BusDep = Annotated[Bus, Depends(_part(lambda c: c.bus))]
 
 
 # -- callers -----------------------------------------------------------------------------------
