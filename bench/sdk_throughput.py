@@ -32,6 +32,8 @@ figures, not a test.
     .venv/bin/python bench/sdk_throughput.py --requests 2000 --concurrency 1,4,16
     .venv/bin/python bench/sdk_throughput.py --skip-localstripe \
         --sandbox-url http://127.0.0.1:12111      # a running `qrcheckout sandbox`
+    .venv/bin/python bench/sdk_throughput.py --skip-localstripe \
+        --sandbox-url http://127.0.0.1:8000/sandbox --api-key sk_test_...  # the key serve prints
 
 Every server listens on 127.0.0.1 only, and every server the script started is stopped however
 the run ends. The sandbox's data directory is a temporary directory, deleted at the end.
@@ -187,14 +189,14 @@ CHECKOUT_SESSION = Operation(
 OPERATIONS = (PAYMENT_INTENT, CHECKOUT_SESSION)
 
 
-def new_client(base: str, timeout: float) -> stripe.StripeClient:
+def new_client(base: str, timeout: float, key: str) -> stripe.StripeClient:
     import requests
     import stripe
 
     session = requests.Session()
     session.trust_env = False  # 127.0.0.1 only: never through a proxy from the environment
     return stripe.StripeClient(
-        API_KEY,
+        key,
         base_addresses={"api": base},
         max_network_retries=0,
         http_client=stripe.RequestsClient(timeout=timeout, session=session),
@@ -218,7 +220,9 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def choose_form(base: str, operation: Operation, timeout: float) -> tuple[Form | None, str, bool]:
+def choose_form(
+    base: str, operation: Operation, timeout: float, key: str
+) -> tuple[Form | None, str, bool]:
     """The first form the server performs correctly; else None, why, and whether it is a fault.
 
     A server that turns every form down with a 4xx answer does not support the operation. No
@@ -226,7 +230,7 @@ def choose_form(base: str, operation: Operation, timeout: float) -> tuple[Form |
     """
     import stripe
 
-    client = new_client(base, timeout)
+    client = new_client(base, timeout, key)
     reasons: list[str] = []
     fault = False
     for form in operation.forms:
@@ -297,7 +301,7 @@ def measure(case: Case, base: str, args: argparse.Namespace) -> None:
 
     def worker() -> None:
         nonlocal issued
-        client = new_client(base, args.timeout)
+        client = new_client(base, args.timeout, args.api_key)
         for _ in range(warmup_each):
             if stop.is_set():
                 return
@@ -362,7 +366,7 @@ def bench_server(server: str, start: Start, args: argparse.Namespace) -> list[Ca
         for concurrency in args.concurrency:
             with start() as base:
                 if form is None:
-                    form, reason, fault = choose_form(base, operation, args.timeout)
+                    form, reason, fault = choose_form(base, operation, args.timeout, args.api_key)
                     if form is None:
                         cases.append(Case(server, operation, 0, None, reason, fault))
                         label = "error" if fault else "n/a"
@@ -759,6 +763,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="the API base of an already running sandbox, e.g. http://127.0.0.1:12111 or "
         "http://127.0.0.1:8000/sandbox (the SDK appends /v1/...); default: start one per row",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=API_KEY,
+        help="the secret key calls are made with: any sk_test_ key suits `qrcheckout sandbox` "
+        "and localstripe; `qrcheckout serve`'s /sandbox takes only the key it prints at start-up",
     )
     parser.add_argument("--skip-localstripe", action="store_true", help="measure the sandbox only")
     parser.add_argument(

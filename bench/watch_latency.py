@@ -51,6 +51,13 @@ HOST = "127.0.0.1"
 WEBHOOK_SECRET = "whsec_bench_" + "0123456789abcdef" * 2
 ITEMS = [{"product_id": "espresso", "quantity": 1}]
 TRANSPORTS = ("sse", "ws")
+# Every round creates and scans a token from one address, past the default per-address limits
+# in a long run: raised, not switched off, so each request still pays for being counted. A
+# server without rate limits ignores them.
+RATE_LIMITS = {
+    "rate_limit_tokens": "1000000/minute",
+    "rate_limit_scans_per_ip": "1000000/minute",
+}
 
 # The webhook is forged exactly as the tests forge it.
 sys.path.insert(0, str(ROOT))
@@ -78,6 +85,7 @@ def serve(fd: int, database_url: str, bus_url: str, data_dir: str) -> None:
         stripe_webhook_secret=WEBHOOK_SECRET,
         bus_url=bus_url,
         data_dir=Path(data_dir),
+        **RATE_LIMITS,
     )
     config = uvicorn.Config(
         create_app(settings),

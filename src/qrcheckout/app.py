@@ -5,21 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 
+from qrcheckout.access import api as access_api
 from qrcheckout.catalog import api as catalog_api
 from qrcheckout.checkout import api as checkout_api
 from qrcheckout.checkout import sessions_api
 from qrcheckout.config import Settings
 from qrcheckout.container import Container
-from qrcheckout.http import errors
+from qrcheckout.http import errors, health
+from qrcheckout.http.cors import AllowedOrigins, DynamicCORS
+from qrcheckout.http.guards import plain_request_line
+from qrcheckout.http.headers import SecurityHeaders
 from qrcheckout.http.limits import BodyLimit
 from qrcheckout.notifications import api as notifications_api
 from qrcheckout.orders import api as orders_api
@@ -32,11 +36,13 @@ from qrcheckout_sandbox.app import STATE_FILE, Sandbox
 log = logging.getLogger(__name__)
 
 SANDBOX_PATH = "/sandbox"
-SANDBOX_API_KEY = "sk_test_qrcheckout_sandbox"
+SANDBOX_KEY_FILE = ".qrcheckout-sandbox-api-key"
 SECRET_FILE = ".qrcheckout-sandbox-webhook-secret"
 MERCHANT_SECRET_FILE = ".qrcheckout-merchant-webhook-secret"
 WEBHOOK_PATH = "/v1/webhooks/stripe"
 WEBHOOK_MAX_BODY = 1024 * 1024
+# Another instance's change to a merchant's origins reaches this one's CORS within this.
+ORIGINS_REFRESH_SECONDS = 30.0
 
 
 def sandbox_webhook_secret(settings: Settings) -> str:
@@ -48,23 +54,37 @@ def merchant_webhook_secret(settings: Settings) -> str:
     return settings.merchant_webhook_secret or _kept_secret(settings, MERCHANT_SECRET_FILE)
 
 
-def _kept_secret(settings: Settings, name: str) -> str:
+def sandbox_api_key(settings: Settings) -> str:
+    """The one secret key the mounted sandbox takes: the configured one, else one generated on
+    first start and kept in ``data_dir``."""
+    return settings.sandbox_api_key or _kept_secret(settings, SANDBOX_KEY_FILE, "sk_test_")
+
+
+def _kept_secret(settings: Settings, name: str, prefix: str = "whsec_") -> str:
     path = Path(settings.data_dir) / name
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = "whsec_" + secrets.token_hex(24)
-    path.write_text(secret + "\n")
-    path.chmod(0o600)
+    for directory in reversed([d for d in (path.parent, *path.parent.parents) if not d.exists()]):
+        directory.mkdir(mode=0o700, exist_ok=True)  # each one made owner-only, parents too
+    secret = prefix + secrets.token_hex(24)
+    try:
+        # Created owner-only: the secret is never readable by others, not even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
     return secret
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     sandbox: Sandbox | None = None
+    sandbox_key: str | None = None
     api_base: str | None
     if settings.uses_sandbox:
         webhook_secret = sandbox_webhook_secret(settings)
+        sandbox_key = sandbox_api_key(settings)
         sandbox = Sandbox(
             public_base=settings.public_url + SANDBOX_PATH,
             state_path=Path(settings.data_dir) / STATE_FILE,
@@ -73,8 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             webhook_secret=webhook_secret,
             retry_base_seconds=settings.webhook_retry_base_seconds,
             max_attempts=settings.webhook_max_attempts,
+            api_keys={sandbox_key},
         )
-        api_key = SANDBOX_API_KEY
+        api_key = sandbox_key
         api_base = settings.stripe_api_base or settings.public_url + SANDBOX_PATH
     else:
         if not settings.stripe_webhook_secret:
@@ -92,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             container = await Container.start(settings, provider, merchant_webhook_secret(settings))
             started.push_async_callback(container.stop)
             app.state.container = container
+            # The merchants' origins join the configured ones for CORS, now and as they change.
+            container.merchants.on_origins = app.state.allowed_origins.replace
+            await container.merchants.announce_origins()
             if sandbox is not None:
                 await sandbox.start()
                 started.push_async_callback(sandbox.stop)
@@ -99,14 +123,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for what, job in container.jobs():
                 await started.enter_async_context(_running(_every(interval, what, job)))
             await started.enter_async_context(_running(container.notifier.run_forever(interval)))
+            await started.enter_async_context(
+                _running(
+                    _every(
+                        ORIGINS_REFRESH_SECONDS,
+                        "merchant origins",
+                        container.merchants.announce_origins,
+                    )
+                )
+            )
             yield
 
-    app = FastAPI(title="qrcheckout", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="qrcheckout",
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(plain_request_line)],
+    )
     app.state.sandbox = sandbox
+    app.state.sandbox_api_key = sandbox_key
     errors.install(app)
     app.add_middleware(
         BodyLimit, default=settings.max_body_bytes, per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY}
     )
+    # Browser origins allowed to call the API; whoever learns more (merchants) calls .replace().
+    app.state.allowed_origins = AllowedOrigins([settings.public_url, *settings.cors_origin_list])
+    app.add_middleware(DynamicCORS, origins=app.state.allowed_origins)
+    # Outermost, so that every answer (a refused preflight, a 413) carries them.
+    app.add_middleware(
+        SecurityHeaders,
+        docs_paths=[
+            p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+        ],
+        framing_only=[SANDBOX_PATH],
+    )
+    app.include_router(access_api.router)
     app.include_router(catalog_api.router)
     app.include_router(checkout_api.router)
     app.include_router(sessions_api.router)
@@ -116,10 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(realtime_api.router)
     app.include_router(notifications_api.router)
     app.include_router(web_api.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "sandbox": sandbox is not None})
+    app.include_router(health.router)
 
     if sandbox is not None:
         app.mount(SANDBOX_PATH, sandbox.app)

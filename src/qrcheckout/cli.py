@@ -11,8 +11,11 @@ from pathlib import Path
 import uvicorn
 
 from qrcheckout import migrations
+from qrcheckout.access.models import DEFAULT_MERCHANT
+from qrcheckout.access.service import Merchants
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
+from qrcheckout.errors import DomainError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +36,22 @@ def main(argv: list[str] | None = None) -> int:
         "--public-url", default=None, help="the address phones reach it at (default: host:port)"
     )
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    keys = commands.add_parser("keys", help="create, list or revoke API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="a new key, printed once")
+    create.add_argument("--name", required=True, help="what the key is for")
+    whose = create.add_mutually_exclusive_group()
+    whose.add_argument("--merchant", default=DEFAULT_MERCHANT, help="its merchant (default)")
+    whose.add_argument(
+        "--platform", action="store_true", help="the platform's key: it manages merchants"
+    )
+    listing = key_commands.add_parser("list", help="a merchant's keys (never their secrets)")
+    listing.add_argument("--merchant", default=DEFAULT_MERCHANT)
+    listing.add_argument("--platform", action="store_true")
+    revoke = key_commands.add_parser("revoke", help="a key stops working at once")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--merchant", default=DEFAULT_MERCHANT)
+    revoke.add_argument("--platform", action="store_true")
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -45,10 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"qrcheckout: bad settings: {exc}", file=sys.stderr)
             return 2
-        from qrcheckout.app import create_app
+        from qrcheckout.app import SANDBOX_PATH, create_app
 
+        app = create_app(settings)
+        if app.state.sandbox is not None:
+            print(
+                f"Stripe sandbox on {settings.public_url}{SANDBOX_PATH}, "
+                f"secret key {app.state.sandbox_api_key}",
+                flush=True,
+            )
         uvicorn.run(
-            create_app(settings),
+            app,
             host=args.host,
             port=args.port,
             proxy_headers=True,
@@ -61,7 +87,37 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_migrate(Settings()))
         print("database is up to date")
         return 0
+    if args.command == "keys":
+        return asyncio.run(_keys(Settings(), args))
     return 2
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    """Keys are managed on the database itself: whoever runs this runs the service."""
+    db = Database(settings.database_url)
+    try:
+        await migrations.upgrade(db)
+        merchants = Merchants(db)
+        await merchants.ensure_default(settings.business_name, settings.api_key, settings.admin_key)
+        merchant_id = None if args.platform else args.merchant
+        if args.keys_command == "create":
+            made = await merchants.create_key(merchant_id, args.name)
+            print(f"{made.key.id}  {made.secret}")
+            print("The secret is shown this once: keep it now.", file=sys.stderr)
+        elif args.keys_command == "list":
+            for key in await merchants.keys(merchant_id):
+                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                print(f"{key.id}  ...{key.last4}  {state:18}  used {used:16}  {key.name}")
+        else:
+            key = await merchants.revoke_key(merchant_id, args.key_id)
+            print(f"{key.id} revoked")
+    except DomainError as exc:
+        print(f"qrcheckout: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    return 0
 
 
 def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None) -> int:
@@ -71,7 +127,6 @@ def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = (public_url or f"http://{shown_host}:{port}").rstrip("/")
     state = (data_dir or settings.data_dir) / STATE_FILE
-    state.parent.mkdir(parents=True, exist_ok=True)
     sandbox = Sandbox(
         public_base=base,
         state_path=state,

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+import limits
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "whsec_changeme"}
+
+
+def _rate_limit(text: str) -> str:
+    limits.parse_many(text)  # a ValueError names what it could not read
+    return text
+
+
+# A rate limit in the ``limits`` notation: "30/minute", "5 per second", "5/second;100/hour".
+RateLimitText = Annotated[str, AfterValidator(_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -24,10 +35,15 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     # Where the sandbox sends its events; unset: this service's own webhook endpoint.
     sandbox_webhook_url: str | None = None
+    # The one secret key the mounted sandbox takes (this service uses it too); unset: generated
+    # once and kept in ``data_dir``. Set it to share one sandbox between instances.
+    sandbox_api_key: str | None = Field(default=None, pattern=r"^sk_test_[A-Za-z0-9_]{8,}$")
     data_dir: Path = Path(".")
     # The service's secret API key: callers holding it may set their own prices
     # (inline ``price_data`` on ``/create-checkout-session``). Unset: nobody may.
     api_key: str | None = None
+    # The platform's key: it manages merchants (``/v1/merchants``). Unset: only from the CLI.
+    admin_key: str | None = None
     # The shop's name, shown on the sandbox's hosted pay page.
     business_name: str = "qrcheckout café"
     temporary_ttl_seconds: int = Field(default=600, ge=1, le=86_400)
@@ -35,6 +51,8 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     # "memory" (one process), or a redis:// URL to share live status between instances.
     bus_url: str = "memory"
+    # While the bus is down, live-status watchers read the database this often instead.
+    watch_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     auto_migrate: bool = True
     seed_demo_catalog: bool = True
@@ -45,12 +63,34 @@ class Settings(BaseSettings):
     # Buyers' JWTs: HS256 with this secret, or RS256 with this public key (PEM text or a path).
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
+    # Or RS256 (ES256, ...) keys from a JWKS URL: cached, fetched again for an unknown ``kid``.
+    jwt_jwks_url: str | None = None
+    jwt_jwks_algorithms: str = "RS256"
+    # An unknown ``kid`` fetches the set again at most this often (the issuer is not hammered).
+    jwt_jwks_refresh_seconds: float = Field(default=30.0, ge=0, le=3600)
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    # Where Hasura-style claims sit (``x-hasura-user-id``, ``x-hasura-allowed-roles``, ...).
+    jwt_claims_namespace: str = "https://hasura.io/jwt/claims"
     # Comma-separated URLs told about orders (order.completed, order.refunded, order.expired).
     merchant_webhook_urls: str = ""
     # Signs those deliveries; unset: a secret is generated once and kept in ``data_dir``.
     merchant_webhook_secret: str | None = None
+    # Browser origins besides the public URL's allowed to call the API (CORS), comma-separated.
+    cors_origins: str = ""
+    # Rate limits, per client IP unless said otherwise. Counted in memory, or in Redis (shared by
+    # every instance) at rate_limit_url, else at a redis:// bus_url.
+    rate_limit_enabled: bool = True
+    rate_limit_url: str | None = None
+    # POST /v1/tokens, /v1/orders and the demo shop's checkout.
+    rate_limit_tokens: RateLimitText = "120/minute"
+    # Scans that open a provider session (a billable call): per token and per client IP.
+    rate_limit_scans_per_token: RateLimitText = "60/minute"
+    rate_limit_scans_per_ip: RateLimitText = "60/minute"
+    # POST /create-checkout-session.
+    rate_limit_sessions: RateLimitText = "60/minute"
+    # Refused credentials (API keys, JWTs); past it even a good one waits.
+    rate_limit_auth_failures: RateLimitText = "20/minute"
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:
@@ -59,6 +99,7 @@ class Settings(BaseSettings):
                 "stripe_secret_key",
                 "stripe_webhook_secret",
                 "api_key",
+                "admin_key",
                 "jwt_secret",
                 "merchant_webhook_secret",
             ):
@@ -71,6 +112,21 @@ class Settings(BaseSettings):
     @property
     def merchant_webhook_targets(self) -> list[str]:
         return [url.strip() for url in self.merchant_webhook_urls.split(",") if url.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def rate_limit_storage(self) -> str:
+        """Where rate limits are counted: "memory", or a Redis URL."""
+        if self.rate_limit_url:
+            return self.rate_limit_url
+        return (
+            self.bus_url
+            if self.bus_url.startswith(("redis://", "rediss://", "unix://"))
+            else "memory"
+        )
 
     @property
     def uses_sandbox(self) -> bool:

@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from qrcheckout import migrations
-from qrcheckout.auth import JWTVerifier
+from qrcheckout.access.buyers import JWTVerifier
+from qrcheckout.access.models import DEFAULT_MERCHANT
+from qrcheckout.access.service import Merchants
 from qrcheckout.catalog.service import Catalog
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.sessions import HostedSessions
@@ -15,9 +17,10 @@ from qrcheckout.config import Settings
 from qrcheckout.db import Database
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.payments import OrderPayments
-from qrcheckout.orders.service import OrderService
+from qrcheckout.orders.service import OrderService, owner_of
 from qrcheckout.payments import events
 from qrcheckout.payments.provider import PaymentProvider
+from qrcheckout.ratelimit import RateLimiter
 from qrcheckout.realtime.bus import Bus, create_bus
 from qrcheckout.unit import UnitOfWork
 from qrcheckout.webhooks.service import WebhookIntake
@@ -32,6 +35,7 @@ class Container:
     bus: Bus
     provider: PaymentProvider
     jwt: JWTVerifier
+    merchants: Merchants
     units: UnitOfWork
     catalog: Catalog
     tokens: CheckoutService
@@ -40,6 +44,7 @@ class Container:
     orders: OrderService
     order_payments: OrderPayments
     webhooks: WebhookIntake
+    limiter: RateLimiter
 
     @classmethod
     async def start(
@@ -50,9 +55,11 @@ class Container:
         db = Database(settings.database_url)
         if settings.auto_migrate:
             await migrations.upgrade(db)
+        merchants = Merchants(db)
+        await merchants.ensure_default(settings.business_name, settings.api_key, settings.admin_key)
         catalog = Catalog(db)
         if settings.seed_demo_catalog:
-            await catalog.seed_demo()
+            await catalog.seed_demo(DEFAULT_MERCHANT)
         bus = create_bus(settings.bus_url)
         await bus.start()
         units = UnitOfWork(db, bus)
@@ -71,6 +78,7 @@ class Container:
             bus=bus,
             provider=provider,
             jwt=JWTVerifier(settings),
+            merchants=merchants,
             units=units,
             catalog=catalog,
             tokens=tokens,
@@ -79,6 +87,7 @@ class Container:
             orders=orders,
             order_payments=OrderPayments(db, units, provider, orders),
             webhooks=WebhookIntake(db, units, provider),
+            limiter=RateLimiter.from_settings(settings),
         )
         container._route_webhooks()
         await notifier.start()
@@ -98,6 +107,7 @@ class Container:
         intake.on(events.ChargeSucceeded, ledger.on_charge_succeeded)
         intake.on(events.ChargeRefunded, ledger.on_charge_refunded)
         intake.on(events.RefundChanged, ledger.on_refund_changed)
+        intake.owner_of = owner_of
 
     def jobs(self) -> list[Job]:
         """What runs every ``expiry_interval_seconds`` while the app is up."""
@@ -112,4 +122,5 @@ class Container:
         """Close what ``start`` opened (the provider belongs to whoever made it)."""
         await self.notifier.stop()
         await self.bus.stop()
+        await self.limiter.close()
         await self.db.dispose()

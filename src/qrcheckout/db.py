@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 READ_ONLY = "qrcheckout_read_only"
 NAMING = {
@@ -111,6 +114,16 @@ class Database:
             return
         async with self._write_turn, self._writers() as session, session.begin():
             yield session
+
+    async def ping(self, seconds: float) -> bool:
+        """The database answers ``SELECT 1`` within ``seconds``."""
+        try:
+            async with asyncio.timeout(seconds), self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("the database did not answer: %r", exc)
+            return False
+        return True
 
     async def dispose(self) -> None:
         await self.engine.dispose()

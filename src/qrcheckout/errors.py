@@ -68,5 +68,18 @@ class NotConfigured(DomainError):
     """This server was not set up for what was asked."""
 
 
+class Unavailable(DomainError):
+    """Something this needs (the database, the bus) cannot be reached now; try again shortly."""
+
+
+class RateLimited(DomainError):
+    """Too many attempts from one client, or at one thing, in too short a time; the same request
+    may work after ``retry_after`` seconds (a detail every RateLimited carries)."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(code, message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+
 class RetryLater(DomainError):
     """Something failed on our side after the input was accepted; the same request may work."""

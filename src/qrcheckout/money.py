@@ -23,6 +23,20 @@ ZERO_DECIMAL = frozenset(
         "xpf",
     ]
 )
+# Stripe's three-decimal currencies: 1 KWD is 1000 minor units.
+THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+# The currencies Stripe takes a payment in (its supported presentment currencies), as Stripe
+# writes them: lowercase ISO 4217 codes.
+CURRENCIES = THREE_DECIMAL | frozenset(
+    """
+    usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bif bmd bnd bob brl bsd bwp byn
+    bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd
+    gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jpy kes kgs khr kmf krw kyd kzt lak lbp lkr
+    lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd pab pen
+    pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd std szl thb tjs
+    top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw
+    """.split()  # noqa: SIM905 (a list literal of 134 codes reads worse)
+)
 # A lowercase ISO 4217 code, as Stripe writes them.
 CURRENCY_PATTERN = r"^[a-z]{3}$"
 # The largest amount one price or charge may carry: Stripe's own eight-digit limit.
@@ -30,8 +44,16 @@ MAX_AMOUNT = 99_999_999
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}
 
 
+def is_currency(code: str) -> bool:
+    """``code`` is a currency Stripe takes, written as Stripe writes it (``"usd"``)."""
+    return code in CURRENCIES
+
+
 def decimals(currency: str) -> int:
-    return 0 if currency.lower() in ZERO_DECIMAL else 2
+    code = currency.lower()
+    if code in ZERO_DECIMAL:
+        return 0
+    return 3 if code in THREE_DECIMAL else 2
 
 
 def format_amount(amount: int, currency: str) -> str:

@@ -2,7 +2,8 @@
 
 It speaks Stripe's wire protocol (form-encoded requests, bearer ``sk_test_`` keys,
 ``Idempotency-Key``, ``Stripe-Account``, Stripe's error objects), so the official SDKs work
-against it unchanged. Its state is kept in SQLite and survives a restart.
+against it unchanged. Its state is kept in SQLite and survives a restart; of a card it keeps
+what Stripe keeps, never the number or CVC.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from qrcheckout_sandbox import (
 )
 from qrcheckout_sandbox.core import Ctx, Engine
 from qrcheckout_sandbox.delivery import Attempt, Target, WebhookSender
+from qrcheckout_sandbox.files import kept_key
 from qrcheckout_sandbox.http import Api, Resource, api_path, paginate, respond
 from qrcheckout_sandbox.oauth import OAuth
 from qrcheckout_sandbox.objects import StripeAPIError
@@ -41,10 +44,16 @@ from qrcheckout_sandbox.store import Store
 log = logging.getLogger(__name__)
 
 STATE_FILE = "qrcheckout-sandbox.db"
+KEY_SUFFIX = ".key"
 
 
 class Sandbox:
-    """State and routes of one sandbox; ``app`` is the ASGI app, ``start``/``stop`` its jobs."""
+    """State and routes of one sandbox; ``app`` is the ASGI app, ``start``/``stop`` its jobs.
+
+    ``api_keys``: the only secret keys its API takes (and the OAuth access tokens it issued to
+    their holder); None takes any ``sk_test_`` key, as a stand-alone sandbox for any app does.
+    Its files (``state_path`` and a key kept beside it) are its owner's alone.
+    """
 
     def __init__(
         self,
@@ -57,8 +66,10 @@ class Sandbox:
         retry_base_seconds: float = 1.0,
         max_attempts: int = 8,
         expiry_interval_seconds: float = 1.0,
+        api_keys: Collection[str] | None = None,
     ) -> None:
         self.public_base = public_base.rstrip("/")
+        self.api_keys = _checked_keys(api_keys)
         self.store = Store(state_path)
         self.platform = connect.platform_account(self.store, business_name)
         self.business_name = business_name
@@ -70,7 +81,15 @@ class Sandbox:
         default = None
         if webhook_url is not None and webhook_secret is not None:
             default = Target(webhook_url, webhook_secret)
-        self.engine = Engine(self.store, self.sender, default)
+        # Keys the card fingerprints; kept apart from the state, which alone gives no card away.
+        hash_key = (
+            kept_key(state_path.with_name(state_path.name + KEY_SUFFIX))
+            if state_path is not None
+            else secrets.token_bytes(32)
+        )
+        self.engine = Engine(self.store, self.sender, default, hash_key)
+        if methods.forget_card_numbers(self.store, hash_key):
+            self.store.commit()
         checkout.schedule_open_sessions(self.engine)
         self._expiry_interval = expiry_interval_seconds
         self._expiry_task: asyncio.Task[None] | None = None
@@ -177,7 +196,7 @@ class Sandbox:
                 404,
             )
 
-        api = Api(self.engine)
+        api = Api(self.engine, self.api_keys)
         api.mount(app, self._resources())
         app.add_api_route(
             "/v1/checkout/sessions/{oid}/line_items", self._line_items(api), methods=["GET"]
@@ -307,3 +326,17 @@ class Sandbox:
             return api.answer(ctx, params, paginate(api_path(request), found, params))
 
         return route
+
+
+def _checked_keys(api_keys: Collection[str] | None) -> frozenset[str] | None:
+    if api_keys is None:
+        return None
+    if isinstance(api_keys, str):
+        raise TypeError("api_keys is a collection of keys, not one key")
+    keys = frozenset(api_keys)
+    if not keys:
+        raise ValueError("api_keys names no key: the sandbox would take no call")
+    for key in keys:
+        if not key.startswith(("sk_test_", "rk_test_")) or len(key) <= 12:
+            raise ValueError("each of api_keys must be an sk_test_ or rk_test_ key")
+    return keys

@@ -1,9 +1,11 @@
-"""Stripe's test cards and the checks the hosted page runs on what the customer typed."""
+"""Stripe's test cards, the checks the hosted page runs on what the customer typed, and what the
+sandbox keeps of a card: what Stripe keeps, never its number or CVC."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import hmac
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -15,6 +17,7 @@ class Decline:
     message: str
 
 
+# Stripe's declining test numbers; a card keeps its decline's ``decline_code``, never its number.
 DECLINES = {
     "4000000000000002": Decline("card_declined", "generic_decline", "Your card was declined."),
     "4000000000009995": Decline(
@@ -33,6 +36,7 @@ DECLINES = {
         "An error occurred while processing your card. Try again in a little bit.",
     ),
 }
+_DECLINES_BY_CODE = {decline.decline_code: decline for decline in DECLINES.values()}
 
 # ``tok_visa``, ``pm_card_visa``, ...: Stripe's test tokens and payment methods, by their suffix.
 TEST_CARDS = {
@@ -76,34 +80,26 @@ class CardInputError(ValueError):
 
 @dataclass(frozen=True)
 class Card:
-    number: str
+    """What the sandbox keeps of a card, as Stripe keeps it: never its number or its CVC.
+
+    A test card's behaviour is decided when the card is presented and kept as ``decline_code``.
+    """
+
+    brand: str
+    last4: str
     exp_month: int
     exp_year: int
-    cvc: str
-
-    @property
-    def last4(self) -> str:
-        return self.number[-4:]
-
-    @property
-    def brand(self) -> str:
-        return next((b for prefix, b in BRANDS if self.number.startswith(prefix)), "unknown")
+    fingerprint: str
+    funding: str
+    country: str = "US"
+    decline_code: str | None = None
 
     @property
     def decline(self) -> Decline | None:
-        return DECLINES.get(self.number)
-
-    @property
-    def funding(self) -> str:
-        return "debit" if self.number in DEBIT else "credit"
-
-    @property
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256(f"qrcheckout-card:{self.number}".encode()).hexdigest()
-        return digest[:16]
+        return None if self.decline_code is None else _DECLINES_BY_CODE[self.decline_code]
 
     def as_dict(self) -> dict[str, Any]:
-        """What Stripe shows of the card: never the number or the CVC."""
+        """What Stripe shows of the card."""
         return {
             "brand": self.brand,
             "last4": self.last4,
@@ -113,11 +109,41 @@ class Card:
             "funding": self.funding,
         }
 
+    def kept(self) -> dict[str, Any]:
+        """The card as the store keeps it."""
+        return asdict(self)
 
-def test_card(suffix: str, today: date) -> Card | None:
+    @classmethod
+    def from_kept(cls, kept: dict[str, Any]) -> Card:
+        return cls(**kept)
+
+
+def present(number: str, exp_month: int, exp_year: int, key: bytes) -> Card:
+    """The card a valid ``number`` stands for; the number itself is not kept.
+
+    ``key`` keys the fingerprint, so a fingerprint cannot be turned back into a number by
+    hashing every number that has the same last four digits."""
+    decline = DECLINES.get(number)
+    return Card(
+        brand=next((b for prefix, b in BRANDS if number.startswith(prefix)), "unknown"),
+        last4=number[-4:],
+        exp_month=exp_month,
+        exp_year=exp_year,
+        fingerprint=hmac.new(key, number.encode(), hashlib.sha256).hexdigest()[:16],
+        funding="debit" if number in DEBIT else "credit",
+        decline_code=decline.decline_code if decline else None,
+    )
+
+
+def unkeyed_fingerprint(number: str) -> str:
+    """The fingerprint older sandboxes gave a card: reversible, so replaced where found."""
+    return hashlib.sha256(f"qrcheckout-card:{number}".encode()).hexdigest()[:16]
+
+
+def test_card(suffix: str, today: date, key: bytes) -> Card | None:
     """The card behind ``tok_<suffix>`` or ``pm_card_<suffix>``, valid for a few more years."""
     number = TEST_CARDS.get(suffix)
-    return None if number is None else Card(number, 12, today.year + 5, "123")
+    return None if number is None else present(number, 12, today.year + 5, key)
 
 
 def luhn_ok(number: str) -> bool:
@@ -130,7 +156,8 @@ def luhn_ok(number: str) -> bool:
     return total % 10 == 0
 
 
-def parse_card(number: str, expiry: str, cvc: str, today: date) -> Card:
+def parse_card(number: str, expiry: str, cvc: str, today: date, key: bytes) -> Card:
+    """What the hosted page's customer typed, checked; the CVC is checked and forgotten."""
     digits = "".join(ch for ch in number if ch not in " -")
     if not digits:
         raise CardInputError("number", "Your card number is incomplete.")
@@ -149,4 +176,4 @@ def parse_card(number: str, expiry: str, cvc: str, today: date) -> Card:
     cvc = cvc.strip()
     if not cvc.isdigit() or len(cvc) not in (3, 4):
         raise CardInputError("cvc", "Your card's security code is incomplete.")
-    return Card(digits, month, year, cvc)
+    return present(digits, month, year, key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +18,21 @@ from qrcheckout_sandbox.store import Store
 class Engine:
     """The store, the webhook sender and the open sessions' deadlines.
 
-    Emitting an event delivers it to its endpoints.
+    Emitting an event delivers it to its endpoints. ``hash_key`` keys every hash of what callers
+    sent (card fingerprints, idempotency fingerprints): none can be reversed by guessing.
     """
 
-    def __init__(self, store: Store, sender: WebhookSender, default_target: Target | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        sender: WebhookSender,
+        default_target: Target | None,
+        hash_key: bytes | None = None,
+    ) -> None:
         self.store = store
         self.sender = sender
         self.default_target = default_target
+        self.hash_key = hash_key or secrets.token_bytes(32)
         self.session_expiry = ExpiryIndex()
 
     def emit(

@@ -8,9 +8,10 @@ from typing import Any
 
 from qrcheckout_sandbox import params as p
 from qrcheckout_sandbox import shapes
-from qrcheckout_sandbox.cards import Card, luhn_ok, test_card
+from qrcheckout_sandbox.cards import Card, luhn_ok, present, test_card, unkeyed_fingerprint
 from qrcheckout_sandbox.core import Ctx
 from qrcheckout_sandbox.objects import StripeAPIError, invalid, missing, new_id, no_such
+from qrcheckout_sandbox.store import Store
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,9 @@ class Instrument:
 # -- cards from parameters ---------------------------------------------------------------------
 
 
-def card_from_params(raw: dict[str, Any], prefix: str = "card") -> Card:
-    """A card typed into the API (``card[number]``, ...), refused as Stripe refuses it."""
+def card_from_params(ctx: Ctx, raw: dict[str, Any], prefix: str = "card") -> Card:
+    """A card typed into the API (``card[number]``, ...), refused as Stripe refuses it; its
+    number and CVC are checked, then forgotten."""
     number = "".join(ch for ch in str(raw.get("number") or "") if ch not in " -")
     if not number:
         raise missing(f"{prefix}[number]")
@@ -60,16 +62,54 @@ def card_from_params(raw: dict[str, Any], prefix: str = "card") -> Card:
             code="invalid_cvc",
             param=f"{prefix}[cvc]",
         )
-    return Card(number, month, year, cvc)
+    return present(number, month, year, ctx.engine.hash_key)
 
 
 def stored_card(ctx: Ctx, object_id: str) -> Card:
-    extra = ctx.store.extra(object_id)
-    return Card(extra["number"], extra["exp_month"], extra["exp_year"], "123")
+    return Card.from_kept(ctx.store.extra(object_id)["card"])
 
 
 def card_extra(card: Card) -> dict[str, Any]:
-    return {"number": card.number, "exp_month": card.exp_month, "exp_year": card.exp_year}
+    """What a token, PaymentMethod or saved card keeps of its card, beside the object."""
+    return {"card": card.kept()}
+
+
+def forget_card_numbers(store: Store, key: bytes) -> int:
+    """Replace the card numbers an older sandbox kept with what is kept now; how many.
+
+    Its unkeyed fingerprints, which a search of every number with the same last four digits
+    would reverse, become keyed ones wherever they were copied; its remembered answers go, as
+    their hashes of the requests could be reversed alike."""
+    renamed: dict[str, str] = {}
+    for kind in ("token", "payment_method", "card"):
+        for record in store.all_of(kind):
+            number = record.extra.get("number")
+            if number is None:
+                continue
+            card = present(str(number), record.extra["exp_month"], record.extra["exp_year"], key)
+            renamed[unkeyed_fingerprint(str(number))] = card.fingerprint
+            record.extra.clear()
+            record.extra.update(card_extra(card))
+            store.saved(record.obj)
+    if renamed:
+        for record in store.records():
+            if _rename(record.obj, renamed):
+                store.saved(record.obj)
+        store.forget_replays()
+    return len(renamed)
+
+
+def _rename(node: Any, renamed: dict[str, str]) -> bool:
+    """Replace, in place, every string value of ``node`` that ``renamed`` names; any found."""
+    items: Any = node.items() if isinstance(node, dict) else enumerate(node)
+    found = False
+    for name, value in list(items):
+        if isinstance(value, str) and value in renamed:
+            node[name] = renamed[value]
+            found = True
+        elif isinstance(value, dict | list):
+            found = _rename(value, renamed) or found
+    return found
 
 
 def card_object(card: Card, *, customer: str | None = None) -> dict[str, Any]:
@@ -83,7 +123,7 @@ def create_token(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     raw = params.get("card")
     if not isinstance(raw, dict):
         raise missing("card")
-    card = card_from_params(raw)
+    card = card_from_params(ctx, raw)
     shown = card_object(card)
     del shown["customer"]
     shown["networks"] = {"preferred": None}
@@ -98,7 +138,7 @@ def create_payment_method(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if raw.get("token"):
         card = token_card(ctx, str(raw["token"]), "card[token]")
     else:
-        card = card_from_params(raw)
+        card = card_from_params(ctx, raw)
     billing = p.nested(params, "billing_details")
     return new_payment_method(
         ctx, card, billing_email=p.text(billing, "email"), billing_name=p.text(billing, "name")
@@ -147,7 +187,7 @@ def detach_payment_method(ctx: Ctx, params: dict[str, Any], method_id: str) -> d
 
 
 def token_card(ctx: Ctx, token_id: str, param: str) -> Card:
-    magic = test_card(token_id.removeprefix("tok_"), date.today())
+    magic = test_card(token_id.removeprefix("tok_"), date.today(), ctx.engine.hash_key)
     if token_id.startswith("tok_") and magic is not None:
         return magic
     token = ctx.get("token", token_id, param)
@@ -161,7 +201,7 @@ def token_card(ctx: Ctx, token_id: str, param: str) -> Card:
 def payment_method_for(ctx: Ctx, ref: str, param: str = "payment_method") -> Instrument:
     """``pm_card_visa``, a stored ``pm_`` or a customer's ``card_``, as a PaymentMethod."""
     if ref.startswith("pm_card_"):
-        magic = test_card(ref.removeprefix("pm_card_"), date.today())
+        magic = test_card(ref.removeprefix("pm_card_"), date.today(), ctx.engine.hash_key)
         if magic is None:
             raise no_such("PaymentMethod", ref, param)
         return Instrument(magic, payment_method=new_payment_method(ctx, magic))

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from qrcheckout_sandbox import connect
 from qrcheckout_sandbox.forms import FormError, decode
-from qrcheckout_sandbox.http import api_key
+from qrcheckout_sandbox.http import api_key, check_key
 from qrcheckout_sandbox.pages import TEMPLATES
 
 if TYPE_CHECKING:
@@ -83,15 +83,16 @@ class OAuth:
         params = await self._params(request)
         return JSONResponse(connect.deauthorize(self.sandbox.store, params))
 
-    @staticmethod
-    async def _params(request: Request) -> dict[str, Any]:
+    async def _params(self, request: Request) -> dict[str, Any]:
+        """The form of a call made with the platform's secret key (no connected account's)."""
         try:
             params = decode((await request.body()).decode("utf-8", "replace"))
         except FormError as exc:
             raise connect.OAuthError("invalid_request", str(exc)) from exc
         secret = params.get("client_secret")
         if secret:
-            api_key(f"Bearer {secret}")
+            key = api_key(f"Bearer {secret}")
         else:
-            api_key(request.headers.get("authorization"))
+            key = api_key(request.headers.get("authorization"))
+        check_key(key, self.sandbox.api_keys)
         return params

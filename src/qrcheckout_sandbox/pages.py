@@ -48,7 +48,13 @@ class PayPage:
         try:
             _check_email(email)
             shipping = _shipping(session, fields)
-            card = parse_card(fields["number"], fields["expiry"], fields["cvc"], date.today())
+            card = parse_card(
+                fields["number"],
+                fields["expiry"],
+                fields["cvc"],
+                date.today(),
+                self.sandbox.engine.hash_key,
+            )
         except CardInputError as exc:
             return self._render(
                 request, session, error=exc.message, field=exc.field, values=fields, status=400
@@ -81,6 +87,8 @@ class PayPage:
                 account = self.sandbox.store.record(record.account)
                 profile = (account.obj.get("business_profile") or {}) if account else {}
                 merchant = profile.get("name") or merchant
+        # The form comes back filled in after a refusal, but for its CVC, which is never kept.
+        values = {k: v for k, v in (values or {}).items() if k != "cvc"}
         context = {
             "session": session,
             "items": items,
@@ -94,7 +102,7 @@ class PayPage:
             ),
             "error": error,
             "field": field,
-            "values": values or {},
+            "values": values,
             "action": str(request.url.path),
         }
         return TEMPLATES.TemplateResponse(request, "pay.html", context, status_code=status)

@@ -82,7 +82,7 @@ def _card_fields(card: Card) -> dict[str, Any]:
             "address_postal_code_check": None,
             "cvc_check": "pass",
         },
-        "country": "US",
+        "country": card.country,
         "regulated_status": "unregulated",
         "wallet": None,
     }
@@ -104,7 +104,7 @@ def card(card: Card, *, id: str, customer: str | None = None) -> dict[str, Any]:
         exp_year=card.exp_year,
         fingerprint=card.fingerprint,
         funding=card.funding,
-        country="US",
+        country=card.country,
         customer=customer,
         cvc_check="pass",
         regulated_status="unregulated",

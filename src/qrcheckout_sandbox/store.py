@@ -2,12 +2,14 @@
 
 Objects are scoped to an account (``None`` is the platform, else a connected ``acct_``) and
 listed newest first, as Stripe lists them. Each record may carry ``extra``: what the sandbox
-knows but does not show (a token's card number, a session's line items).
+knows but does not show (a token's test-card behaviour, a session's line items); never a card
+number or CVC.
 
 Memory is the truth while the sandbox runs: every read is answered from it, so any thread may
 read. SQLite is what the next run starts from: ``commit`` hands the changed rows to a writer
 thread and returns at once, so the event loop the sandbox shares never waits on the disk;
-``close`` waits for them.
+``close`` waits for them. The file is its owner's alone (0600), and so are SQLite's ``-wal``
+and ``-shm`` files beside it, which SQLite makes with the database's own permissions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qrcheckout_sandbox.files import narrow, private_file
 from qrcheckout_sandbox.writer import Write, Writer
 
 SCHEMA = """
@@ -78,9 +81,14 @@ class Store:
             self._writer = Writer(self._load(path))
 
     def _load(self, path: Path) -> sqlite3.Connection:
+        private_file(path)
+        for suffix in ("-wal", "-shm", "-journal"):
+            narrow(path.with_name(path.name + suffix))
         db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        # What is replaced or deleted is overwritten on disk, not left in free pages.
+        db.execute("PRAGMA secure_delete=ON")
         db.executescript(SCHEMA)
         for kind, account, seq, body, extra in db.execute(
             "SELECT kind, account, seq, body, extra FROM records ORDER BY seq"
@@ -154,6 +162,10 @@ class Store:
     def all_of(self, kind: str) -> list[Record]:
         return list(self._by_kind.get(kind, {}).values())
 
+    def records(self) -> list[Record]:
+        """Every record, of every kind, oldest first."""
+        return list(self._records.values())
+
     # -- idempotency ------------------------------------------------------------------------
 
     def replay(self, account: str | None, key: str, not_before: int) -> Replay | None:
@@ -168,6 +180,11 @@ class Store:
         if expired:
             self._write(Write("DELETE FROM idempotency WHERE at < ?", [(not_before,)]))
         return self._replays.get((account or "", key))
+
+    def forget_replays(self) -> None:
+        """Forget every remembered answer."""
+        self._replays.clear()
+        self._write(Write("DELETE FROM idempotency", [()]))
 
     def remember(
         self, account: str | None, key: str, fingerprint: str, at: int, status: int, body: Any

@@ -76,6 +76,30 @@ def wait_for_live_watcher(server: RunningServer, token_id: str) -> None:
     wait_until(lambda: server.app.state.container.bus.watchers(token_topic(token_id)) >= 1)
 
 
+def watch_csp(page: Page) -> list[str]:
+    """Every Content-Security-Policy violation on ``page`` from now on: the page's
+    ``securitypolicyviolation`` events (recorded by an init script, which no CSP blocks) and
+    the console's reports; read it with ``csp_violations``."""
+    console: list[str] = []
+    page.add_init_script(
+        "window.__csp = [];"
+        "document.addEventListener('securitypolicyviolation', function (e) {"
+        "  window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });"
+    )
+    page.on(
+        "console",
+        lambda message: (
+            console.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return console
+
+
+def csp_violations(page: Page, console: list[str]) -> list[str]:
+    recorded: list[str] = page.evaluate("window.__csp || []")
+    return recorded + console
+
+
 def mark_no_reload(page: Page) -> None:
     page.evaluate("window.__noReload = true")
 
@@ -114,6 +138,7 @@ def test_phone_pays_and_desktop_turns_paid_live(
 ) -> None:
     from playwright.sync_api import expect
 
+    desktop_csp, phone_csp = watch_csp(desktop), watch_csp(phone)
     # 1. The desktop orders two espressos in the demo shop and gets the QR page.
     desktop.goto(f"{server.url}/")
     desktop.locator("#qty_espresso").fill("2")
@@ -147,6 +172,9 @@ def test_phone_pays_and_desktop_turns_paid_live(
     assert_not_reloaded(desktop)
     assert token(server, token_id)["status"] == "success"
     shoot(desktop, tmp_path, "desktop-after.png")
+    # The pages' inline script and style ran under their Content-Security-Policy, unblocked.
+    assert csp_violations(desktop, desktop_csp) == []
+    assert csp_violations(phone, phone_csp) == []
 
 
 def test_declined_card_then_good_card(
@@ -181,3 +209,35 @@ def test_declined_card_then_good_card(
     expect(status).to_have_text("Paid", timeout=TIMEOUT_MS)
     assert_not_reloaded(desktop)
     shoot(desktop, tmp_path, "desktop-after-retry.png")
+
+
+def test_the_qr_page_runs_only_its_own_script_and_cannot_be_framed(
+    server: RunningServer, desktop: Page
+) -> None:
+    from playwright.sync_api import expect
+
+    token_id = create_token(server)["id"]
+    console = watch_csp(desktop)
+    desktop.goto(f"{server.url}/checkout/{token_id}")
+    expect(desktop.locator("#countdown")).to_have_text(re.compile(r"^\d+:\d\d$"))
+    assert csp_violations(desktop, console) == []
+    # A script the server did not nonce (as an injection would be) is blocked.
+    desktop.evaluate(
+        "var s = document.createElement('script');"
+        "s.textContent = 'window.__injected = true;';"
+        "document.body.appendChild(s);"
+    )
+    wait_until(lambda: csp_violations(desktop, console))
+    assert desktop.evaluate("window.__injected") is None
+    # Framed, even by a page of its own origin, it is refused: the frame never gets the page.
+    desktop.evaluate(
+        "var f = document.createElement('iframe'); f.id = 'framed';"
+        f"f.src = '/checkout/{token_id}'; document.body.appendChild(f);"
+    )
+    frame = desktop.locator("#framed")
+    expect(frame).to_be_attached()
+    desktop.wait_for_timeout(500)
+    assert desktop.evaluate(
+        "(function () { var d = document.getElementById('framed').contentDocument;"
+        "  return d === null || d.getElementById('status') === null; })()"
+    )

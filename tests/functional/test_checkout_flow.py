@@ -119,7 +119,9 @@ def test_static_token_starts_a_payment_per_scan(server: RunningServer) -> None:
 def test_cancel_expires_the_provider_session(server: RunningServer) -> None:
     created = create_token(server)
     url = pay_page(server, created["id"])
-    cancelled = server.client.post(f"/v1/tokens/{created['id']}/cancel")
+    cancelled = server.client.post(
+        f"/v1/tokens/{created['id']}/cancel", json={"cancel_secret": created["cancel_secret"]}
+    )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     refused = scan(server, created["id"])
     assert refused.status_code == 409 and "cancelled" in refused.text
@@ -127,7 +129,9 @@ def test_cancel_expires_the_provider_session(server: RunningServer) -> None:
     late = submit_card(url)
     assert late.status_code == 409 and "expired" in late.text
     assert token(server, created["id"])["status"] == "cancelled"
-    again = server.client.post(f"/v1/tokens/{created['id']}/cancel")
+    again = server.client.post(
+        f"/v1/tokens/{created['id']}/cancel", json={"cancel_secret": created["cancel_secret"]}
+    )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "token_not_cancellable"
 

@@ -57,7 +57,11 @@ def test_websocket_watcher(server: RunningServer) -> None:
         messages = []
         async with connect(ws_url) as ws:
             messages.append(json.loads(await ws.recv()))
-            await asyncio.to_thread(server.client.post, f"/v1/tokens/{created['id']}/cancel")
+            await asyncio.to_thread(
+                server.client.post,
+                f"/v1/tokens/{created['id']}/cancel",
+                json={"cancel_secret": created["cancel_secret"]},
+            )
             async for raw in ws:
                 messages.append(json.loads(raw))
         return messages
@@ -114,6 +118,11 @@ def test_two_instances_on_redis_share_live_status(make_server: Any) -> None:
     watcher = threading.Thread(target=_sse_states, args=(second, created["id"], states))
     watcher.start()
     wait_until(lambda: states)
-    assert first.client.post(f"/v1/tokens/{created['id']}/cancel").status_code == 200
+    assert (
+        first.client.post(
+            f"/v1/tokens/{created['id']}/cancel", json={"cancel_secret": created["cancel_secret"]}
+        ).status_code
+        == 200
+    )
     watcher.join(timeout=15)
     assert [s["status"] for s in states] == ["inprogress", "cancelled"]

@@ -119,7 +119,7 @@ def test_api_keys_are_checked_like_stripe(server: RunningServer) -> None:
         _client(server, "sk_live_123456789012345").v1.checkout.sessions.list()
     with pytest.raises(stripe.AuthenticationError):
         _client(server, "pk_test_123").v1.checkout.sessions.list()
-    basic = httpx.get(f"{server.url}/sandbox/v1/checkout/sessions", auth=("sk_test_curl", ""))
+    basic = httpx.get(f"{server.url}/sandbox/v1/checkout/sessions", auth=(server.sandbox_key, ""))
     assert basic.status_code == 200  # ``curl -u sk_test_...:``, as in Stripe's examples
     bare = httpx.get(f"{server.url}/sandbox/v1/checkout/sessions")
     assert bare.status_code == 401

@@ -17,8 +17,6 @@ from tests.support.server import RunningServer, wait_until
 # The sandbox keeps its own state: the product's database plays no part here.
 pytestmark = pytest.mark.one_database
 
-AUTH = {"Authorization": "Bearer sk_test_anything"}
-
 
 def _pay_intent(client: stripe.StripeClient, **extra: Any) -> stripe.PaymentIntent:
     params: Any = {"amount": 1200, "currency": "usd", "payment_method": "pm_card_visa"}
@@ -102,7 +100,7 @@ def test_failed_deliveries_are_retried_and_logged(server: RunningServer) -> None
     log = httpx.get(
         f"{server.url}/sandbox/deliveries",
         params={"event": event.id, "webhook_endpoint": endpoint.id},
-        headers=AUTH,
+        headers={"Authorization": f"Bearer {server.sandbox_key}"},
     ).json()
     attempts = sorted(log["data"], key=lambda a: a["attempt"])
     assert [(a["attempt"], a["status_code"], a["succeeded"]) for a in attempts] == [

@@ -28,7 +28,6 @@ from tests.support.shapes import shape_differences
 # The sandbox keeps its own state: the product's database plays no part here.
 pytestmark = pytest.mark.one_database
 
-KEY = "sk_test_anything"
 LIST_KEYS = ("object", "data", "has_more", "url")
 # Fields Stripe types as one of several object kinds, by the kind of object holding them.
 POLYMORPHIC = {"charge": ("source",)}
@@ -54,7 +53,8 @@ def _json(answer: stripe.StripeObject) -> dict[str, Any]:
 
 def _get(server: RunningServer, path: str, **headers: str) -> dict[str, Any]:
     response = httpx.get(
-        f"{server.url}/sandbox{path}", headers={"Authorization": f"Bearer {KEY}", **headers}
+        f"{server.url}/sandbox{path}",
+        headers={"Authorization": f"Bearer {server.sandbox_key}", **headers},
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

@@ -7,6 +7,8 @@ from datetime import datetime
 
 import pytest
 
+from tests.conftest import ServerFactory
+from tests.support.auth import API_KEY, merchant
 from tests.support.flows import create_token
 from tests.support.server import RunningServer
 
@@ -19,7 +21,8 @@ def test_health_and_catalog(server: RunningServer) -> None:
     assert {"id", "name", "description", "unit_amount", "currency"} <= espresso.keys()
 
 
-def test_token_is_priced_from_the_catalog(server: RunningServer) -> None:
+def test_token_is_priced_from_the_catalog(make_server: ServerFactory) -> None:
+    server = make_server(api_key=API_KEY)
     created = create_token(
         server,
         items=[
@@ -36,8 +39,12 @@ def test_token_is_priced_from_the_catalog(server: RunningServer) -> None:
         ("croissant", 1, 290),
     ]
     assert created["qr_svg_url"].endswith(f"/v1/tokens/{created['id']}/qr.svg")
+    # Whoever holds the link sees the token without the buyer's identity; its merchant all.
     fetched = server.client.get(f"/v1/tokens/{created['id']}").json()
-    assert fetched == created
+    hidden = {"customer_email", "user_id", "cancel_secret"}
+    assert fetched == {k: v for k, v in created.items() if k not in hidden}
+    as_merchant = server.client.get(f"/v1/tokens/{created['id']}", headers=merchant())
+    assert as_merchant.json() == {k: v for k, v in created.items() if k != "cancel_secret"}
 
 
 def test_token_kinds_and_lifetimes(server: RunningServer) -> None:

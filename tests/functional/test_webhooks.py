@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from qrcheckout.payments.events import CheckoutPaid
 from qrcheckout.webhooks.models import StripeEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import create_token, pay_page, submit_card, token, wait_status
@@ -211,7 +212,12 @@ def test_payment_landing_after_cancel_is_recorded_not_lost(make_server: Any) -> 
     created, session_id = _opened(server)
     url = server.sandbox.object(session_id)["url"]
     assert submit_card(url).status_code == 303
-    assert server.client.post(f"/v1/tokens/{created['id']}/cancel").status_code == 200
+    assert (
+        server.client.post(
+            f"/v1/tokens/{created['id']}/cancel", json={"cancel_secret": created["cancel_secret"]}
+        ).status_code
+        == 200
+    )
     [completed] = [e for e in server.sandbox.events if e["type"] == "checkout.session.completed"]
     assert _send(server, completed).status_code == 200
     seen = token(server, created["id"])
@@ -222,18 +228,108 @@ def test_payment_landing_after_cancel_is_recorded_not_lost(make_server: Any) -> 
 
 def test_processing_failure_is_recorded_and_answered_5xx(server: RunningServer) -> None:
     created, session_id = _opened(server)
+    failures = [RuntimeError("the ledger is unwell")]
+
+    async def fails_once(*_: Any) -> bool:
+        if failures:
+            raise failures.pop()
+        return False
+
+    # A handler that fails once, after the token's own: its change is rolled back with it.
+    server.app.state.container.webhooks.on(CheckoutPaid, fails_once)
     event = _completed(created, session_id)
-    event["data"]["object"]["metadata"] = "not a map"
-    event["data"]["object"]["id"] = "cs_unknown_session"
     first = _send(server, event)
     assert first.status_code == 500
     assert first.json()["error"]["code"] == "webhook_processing_failed"
     [stored] = _stored(server)
-    assert stored.status == "failed" and stored.error and stored.attempts == 1
+    assert stored.status == "failed" and stored.attempts == 1
+    assert stored.error and "the ledger is unwell" in stored.error
+    assert token(server, created["id"])["status"] == "inprogress"
     # A redelivery (Stripe retries after a 5xx) is processed again, not taken as a duplicate.
-    assert _send(server, event).status_code == 500
+    second = _send(server, event)
+    assert second.status_code == 200 and second.json()["status"] == "processed"
     [stored] = _stored(server)
-    assert stored.attempts == 2
+    assert stored.status == "processed" and stored.attempts == 2 and stored.error is None
+    assert token(server, created["id"])["status"] == "success"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["not a map", ["token_id"], {"token_id": 5}, {"token_id": "tok\u0000"}, {"a": None}],
+)
+def test_an_event_whose_object_cannot_be_read_settles_as_failed(
+    server: RunningServer, metadata: Any
+) -> None:
+    """Stripe sends metadata as a map of strings; anything else no retry can read. The event
+    is kept, marked failed with the reason, and answered 200 so that it settles."""
+    created, session_id = _opened(server)
+    event = _completed(created, session_id)
+    event["data"]["object"]["metadata"] = metadata
+    for attempt in (1, 2):  # a redelivery reads it again, and settles it again
+        answer = _send(server, event)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "failed" and answer.json()["duplicate"] is False
+        assert "data.object.metadata" in answer.json()["error"]
+        [stored] = _stored(server)
+        assert stored.status == "failed" and stored.attempts == attempt
+        assert stored.error and stored.error.startswith("unreadable_event: ")
+    assert token(server, created["id"])["status"] == "inprogress"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "obj", "field"),
+    [
+        ("charge.refunded", {"id": "ch_1", "refunds": "none"}, "refunds"),
+        ("charge.refunded", {"id": "ch_1", "refunds": {"data": {"id": "re_1"}}}, "refunds.data"),
+        ("charge.refunded", {"id": "ch_1", "refunds": {"data": [{"id": 7}]}}, "refunds.data.0.id"),
+        ("charge.succeeded", {"id": "ch_1", "metadata": {"order_id": "x" * 300}}, "order_id"),
+        ("charge.succeeded", {"id": "ch_\u0000"}, "data.object.id"),
+        ("refund.updated", {"id": "re_1", "charge": ["ch_1"]}, "charge"),
+        ("checkout.session.completed", {"id": "cs_1", "url": 5}, "url"),
+        ("checkout.session.completed", {"id": "cs_1", "payment_intent": {"id": 1}}, "id"),
+    ],
+)
+def test_other_objects_that_cannot_be_read_settle_as_failed(
+    server: RunningServer, event_type: str, obj: dict[str, Any], field: str
+) -> None:
+    event = session_event(
+        event_type, session_id="cs_1", token_id="t", amount_total=1, currency="usd"
+    )
+    event["data"]["object"] = obj
+    answer = _send(server, event)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "failed" and field in answer.json()["error"]
+    [stored] = _stored(server)
+    assert stored.status == "failed"
+
+
+def test_an_event_that_cannot_be_stored_is_a_400_that_stores_nothing(
+    server: RunningServer,
+) -> None:
+    created, session_id = _opened(server)
+    for change in (
+        {"type": "checkout.session." + "x" * 112},  # 129 characters
+        {"type": "checkout.session.\u0000"},
+        {"type": ""},
+        {"type": None},
+        {"id": "evt_" + "x" * 252},  # 256 characters
+        {"id": "evt_\u0000"},
+        {"id": "evt_é"},
+        {"id": ""},
+        {"id": 5},
+        {"id": ["evt_1"]},
+    ):
+        answer = _send(server, _completed(created, session_id) | change)
+        assert answer.status_code == 400, change
+        assert answer.json()["error"]["code"] == "invalid_event", change
+    assert _stored(server) == []
+    assert token(server, created["id"])["status"] == "inprogress"
+    # The longest id and type that fit are taken.
+    longest = _completed(created, session_id) | {"id": "evt_" + "y" * 251, "type": "z" * 128}
+    answer = _send(server, longest)
+    assert answer.status_code == 200 and answer.json()["status"] == "ignored"
+    [stored] = _stored(server)
+    assert (len(stored.id), len(stored.type)) == (255, 128)
 
 
 def test_sandbox_delivery_is_retried_with_backoff_until_accepted(make_server: Any) -> None:

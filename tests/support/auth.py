@@ -8,6 +8,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 API_KEY = "sk_qrcheckout_test_merchant_0123456789"
@@ -44,11 +45,21 @@ class RSAKeys:
             .decode()
         )
 
-    def sign(self, sub: str, *, ttl: int = 300, **claims: Any) -> str:
+    def sign(self, sub: str, *, ttl: int = 300, kid: str | None = None, **claims: Any) -> str:
         now = int(time.time())
         private = self._private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        return jwt.encode({"sub": sub, "iat": now, "exp": now + ttl, **claims}, private, "RS256")
+        return jwt.encode(
+            {"sub": sub, "iat": now, "exp": now + ttl, **claims},
+            private,
+            "RS256",
+            headers={"kid": kid} if kid else None,
+        )
+
+    def jwk(self, kid: str) -> dict[str, Any]:
+        """The public key as a JWKS entry."""
+        found: dict[str, Any] = RSAAlgorithm.to_jwk(self._private.public_key(), as_dict=True)
+        return {**found, "kid": kid, "use": "sig", "alg": "RS256"}

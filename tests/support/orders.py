@@ -13,7 +13,6 @@ from tests.support.auth import API_KEY, JWT_SECRET, buyer, merchant
 from tests.support.flows import GOOD_CARD, submit_card
 from tests.support.server import RunningServer, wait_until
 
-SANDBOX_AUTH = {"Authorization": "Bearer sk_test_orders"}
 MERCHANT_SECRET = "whsec_merchant_test_0123456789abcdef0123"
 # A well-formed HS256 secret that is not the server's.
 OTHER_SECRET = "another-jwt-secret-0123456789abcdef0123456"
@@ -53,8 +52,11 @@ def create_order(
     return created
 
 
-def get_order(server: RunningServer, identifier: str) -> dict[str, Any]:
-    response = server.client.get(f"/v1/orders/{identifier}")
+def get_order(
+    server: RunningServer, identifier: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The order as its merchant sees it (all fields), or as ``headers`` may."""
+    response = server.client.get(f"/v1/orders/{identifier}", headers=headers or merchant())
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()
     return found
@@ -185,7 +187,10 @@ def sandbox_events(server: RunningServer) -> list[dict[str, Any]]:
     params: dict[str, Any] = {"limit": 100}
     while True:
         page = httpx.get(
-            f"{server.url}/sandbox/v1/events", params=params, headers=SANDBOX_AUTH, timeout=30
+            f"{server.url}/sandbox/v1/events",
+            params=params,
+            headers={"Authorization": f"Bearer {server.sandbox_key}"},
+            timeout=30,
         ).json()
         found += page["data"]
         if not page["has_more"]:

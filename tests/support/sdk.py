@@ -11,11 +11,16 @@ from tests.support.server import RunningServer
 _open: list[stripe.HTTPXClient] = []
 
 
-def client(server: RunningServer, key: str = "sk_test_anything") -> stripe.StripeClient:
-    """A client of the sandbox mounted at ``/sandbox``: its API and its Connect OAuth."""
+def client(server: RunningServer, key: str | None = None) -> stripe.StripeClient:
+    """A client of the sandbox mounted at ``/sandbox``: its API and its Connect OAuth, with the
+    sandbox's own secret key unless another ``key`` is given."""
+    return client_at(f"{server.url}/sandbox", key or server.sandbox_key)
+
+
+def client_at(base: str, key: str) -> stripe.StripeClient:
+    """A client of the sandbox whose API answers at ``base``/v1/..."""
     http = stripe.HTTPXClient(allow_sync_methods=True)
     _open.append(http)
-    base = f"{server.url}/sandbox"
     return stripe.StripeClient(
         key,
         base_addresses={"api": base, "connect": base},

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -68,6 +69,30 @@ class RunningServer:
     @property
     def sandbox(self) -> Any:
         return self.app.state.sandbox
+
+    @property
+    def sandbox_key(self) -> str:
+        """The one secret key the mounted sandbox takes, as the running app made it."""
+        key: str = self.app.state.sandbox_api_key
+        return key
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Any ASGI app (a stand-alone sandbox, say) served on a free loopback port; its URL."""
+    sock = free_socket()
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), timeout=30)
+    if not server.started:
+        raise RuntimeError("the app did not start")
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 def free_socket() -> socket.socket:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from qrcheckout.money import MAX_AMOUNT, ZERO_DECIMAL, decimals, format_amount
+from qrcheckout.money import (
+    CURRENCIES,
+    MAX_AMOUNT,
+    THREE_DECIMAL,
+    ZERO_DECIMAL,
+    decimals,
+    format_amount,
+    is_currency,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +34,11 @@ from qrcheckout.money import MAX_AMOUNT, ZERO_DECIMAL, decimals, format_amount
         (25000, "vnd", "25,000 VND"),
         (1050, "chf", "10.50 CHF"),
         (7, "sek", "0.07 SEK"),
+        (1250, "kwd", "1.250 KWD"),
+        (5, "bhd", "0.005 BHD"),
+        (123456, "jod", "123.456 JOD"),
+        (1000, "omr", "1.000 OMR"),
+        (-2500, "tnd", "-2.500 TND"),
     ],
 )
 def test_amounts_read_as_people_write_them(amount: int, currency: str, shown: str) -> None:
@@ -80,3 +93,25 @@ def test_zero_decimal_currencies_are_stripes_list() -> None:
 @pytest.mark.parametrize("currency", ["usd", "eur", "gbp", "chf", "sek", "xyz"])
 def test_other_currencies_have_two_decimals(currency: str) -> None:
     assert decimals(currency) == 2
+
+
+@pytest.mark.parametrize("currency", sorted(THREE_DECIMAL))
+def test_three_decimal_currencies_show_thousandths(currency: str) -> None:
+    assert decimals(currency) == decimals(currency.upper()) == 3
+    assert format_amount(1234, currency) == f"1.234 {currency.upper()}"
+
+
+def test_stripes_currencies_are_lowercase_codes_with_every_special_one_among_them() -> None:
+    assert all(len(code) == 3 and code.isalpha() and code.islower() for code in CURRENCIES)
+    assert ZERO_DECIMAL <= CURRENCIES and THREE_DECIMAL <= CURRENCIES
+    assert {"usd", "eur", "gbp", "jpy", "aud", "cad", "chf", "kwd"} <= CURRENCIES
+
+
+@pytest.mark.parametrize("code", ["usd", "jpy", "kwd", "zmw"])
+def test_a_currency_stripe_takes(code: str) -> None:
+    assert is_currency(code)
+
+
+@pytest.mark.parametrize("code", ["xyz", "USD", "Usd", "us", "usdx", "", "eur ", "xxx"])
+def test_not_a_currency_stripe_takes(code: str) -> None:
+    assert not is_currency(code)

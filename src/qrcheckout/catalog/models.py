@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The merchants table every catalog row points at.
+from qrcheckout.access.models import Merchant  # noqa: F401
 from qrcheckout.db import Base, UTCDateTime, utcnow
 
 
@@ -14,6 +16,10 @@ class Product(Base):
     __tablename__ = "products"
     __table_args__ = (CheckConstraint("unit_amount >= 0", name="unit_amount_nonnegative"),)
 
+    # A product's id is the merchant's own name for it: unique within one merchant's catalog.
+    merchant_id: Mapped[str] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -21,6 +27,7 @@ class Product(Base):
     currency: Mapped[str] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class SoldLine:

@@ -9,10 +9,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.models import Merchant
+from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.access.roles import Role
 from qrcheckout.catalog.models import Product
-from qrcheckout.catalog.schemas import ProductCreate
+from qrcheckout.catalog.schemas import ProductCreate, ProductUpdate
 from qrcheckout.db import Database, utcnow
-from qrcheckout.errors import Conflict, Invalid
+from qrcheckout.errors import Conflict, Invalid, NotFound
+from qrcheckout.money import MAX_AMOUNT
 
 DEMO_CATALOG = (
     ("espresso", "Espresso", "A double shot of our house blend.", 250),
@@ -23,16 +27,16 @@ DEMO_CATALOG = (
 )
 
 
-async def list_products(session: AsyncSession) -> list[Product]:
-    result = await session.scalars(
-        select(Product).where(Product.active).order_by(Product.created_at, Product.id)
-    )
-    return list(result)
-
-
-async def products_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, Product]:
+async def products_by_id(
+    session: AsyncSession, merchant_id: str, ids: Iterable[str]
+) -> dict[str, Product]:
+    """The merchant's products on sale with these ids."""
     wanted = set(ids)
-    result = await session.scalars(select(Product).where(Product.id.in_(wanted), Product.active))
+    result = await session.scalars(
+        select(Product).where(
+            Product.merchant_id == merchant_id, Product.id.in_(wanted), Product.active
+        )
+    )
     return {p.id: p for p in result}
 
 
@@ -70,12 +74,17 @@ class PricedCart:
 
 
 async def price_cart(
-    session: AsyncSession, items: Iterable[tuple[str, int]], *, merge: bool = True
+    session: AsyncSession,
+    merchant_id: str,
+    items: Iterable[tuple[str, int]],
+    *,
+    merge: bool = True,
 ) -> PricedCart:
-    """Price ``(product_id, quantity)`` pairs from the catalog; ``merge`` sums the quantities
-    of one product into one line. Invalid for an unknown product or mixed currencies."""
+    """Price ``(product_id, quantity)`` pairs from the merchant's catalog; ``merge`` sums the
+    quantities of one product into one line. Invalid for an unknown product, mixed
+    currencies, or a total over ``MAX_AMOUNT``."""
     wanted = list(items)
-    products = await products_by_id(session, (product_id for product_id, _ in wanted))
+    products = await products_by_id(session, merchant_id, (pid for pid, _ in wanted))
     return price(products, wanted, merge=merge)
 
 
@@ -99,41 +108,87 @@ def price(
         for product_id, quantity in wanted:
             quantities[product_id] = quantities.get(product_id, 0) + quantity
         wanted = list(quantities.items())
-    return PricedCart(
+    cart = PricedCart(
         currency=currencies.pop() if currencies else "",
         lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in wanted),
     )
+    if cart.amount > MAX_AMOUNT:  # no provider would take it, nor could it be stored
+        raise Invalid(
+            "amount_too_large",
+            f"The total amount, {cart.amount}, is more than one checkout may charge "
+            f"({MAX_AMOUNT}).",
+            field="items",
+        )
+    return cart
 
 
 class Catalog:
-    """The merchant's products: read by everyone, added with the merchant's key."""
+    """Each merchant's products: read by everyone, changed with the merchant's key."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def products(self) -> list[Product]:
+    async def products(self, access: Access, *, archived: bool = False) -> list[Product]:
+        query = select(Product).where(access.scope(Resource.PRODUCT, Action.LIST, Product))
+        if not (archived and access.may(Resource.PRODUCT, Action.UPDATE)):
+            query = query.where(Product.active)
+        if access.role is Role.ADMIN:
+            query = query.where(Product.merchant_id == access.principal.shop)
         async with self.db.sessions() as session:
-            return await list_products(session)
+            result = await session.scalars(query.order_by(Product.created_at, Product.id))
+            return list(result)
 
-    async def add(self, new: ProductCreate) -> Product:
+    async def add(self, access: Access, new: ProductCreate) -> Product:
+        merchant_id = access.shop_for_new(Resource.PRODUCT)
         async with self.db.transaction() as session:
-            if await session.get(Product, new.id) is not None:
+            if await session.get(Product, (merchant_id, new.id)) is not None:
                 raise Conflict("product_exists", f"A product with id {new.id!r} exists.")
-            product = Product(**new.model_dump(), active=True, created_at=utcnow())
+            now = utcnow()
+            product = Product(
+                **new.model_dump(),
+                merchant_id=merchant_id,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(product)
         return product
 
-    async def seed_demo(self) -> int:
+    async def update(self, access: Access, product_id: str, changes: ProductUpdate) -> Product:
+        """Change a product; what was already sold keeps the name and price it was sold at."""
+        merchant_id = access.shop_for_new(Resource.PRODUCT)
         async with self.db.transaction() as session:
-            return await seed_demo_catalog(session)
+            product = await session.get(Product, (merchant_id, product_id), with_for_update=True)
+            if product is None:
+                raise NotFound("product_not_found", f"No product with id {product_id!r}.")
+            access.check(Resource.PRODUCT, Action.UPDATE, product)
+            for name, value in changes.model_dump(exclude_unset=True).items():
+                setattr(product, name, value)
+            product.updated_at = utcnow()
+        return product
+
+    async def seed_demo(self, merchant_id: str) -> int:
+        async with self.db.transaction() as session:
+            return await seed_demo_catalog(session, merchant_id)
 
 
-async def seed_demo_catalog(session: AsyncSession, currency: str = "usd") -> int:
-    """Add the coffee-shop catalog when the catalog is empty; returns how many were added."""
-    if await session.scalar(select(func.count()).select_from(Product)):
+async def seed_demo_catalog(session: AsyncSession, merchant_id: str, currency: str = "usd") -> int:
+    """Add the coffee-shop catalog when the merchant's catalog is empty; returns how many."""
+    if await session.scalar(
+        select(func.count()).select_from(Product).where(Product.merchant_id == merchant_id)
+    ):
+        return 0
+    if await session.get(Merchant, merchant_id) is None:
         return 0
     session.add_all(
-        Product(id=pid, name=name, description=desc, unit_amount=amount, currency=currency)
+        Product(
+            merchant_id=merchant_id,
+            id=pid,
+            name=name,
+            description=desc,
+            unit_amount=amount,
+            currency=currency,
+        )
         for pid, name, desc, amount in DEMO_CATALOG
     )
     return len(DEMO_CATALOG)

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Cookie, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from qrcheckout.checkout import qr
-from qrcheckout.checkout.schemas import TokenCreate, TokenOut
+from qrcheckout.checkout.schemas import (
+    CancelRequest,
+    TokenCreate,
+    TokenCreated,
+    TokenList,
+    TokenOut,
+)
 from qrcheckout.checkout.service import CheckoutService, token_topic
 from qrcheckout.checkout.states import TERMINAL
 from qrcheckout.errors import NotFound
-from qrcheckout.http.deps import BusDep, Tokens
+from qrcheckout.http.deps import CANCEL_COOKIE, AccessDep, BusDep, Filters, Tokens
+from qrcheckout.http.ratelimit import limited
+from qrcheckout.ratelimit import Rule
 from qrcheckout.realtime.bus import Bus
+from qrcheckout.realtime.watch import Watch
 
 router = APIRouter(tags=["tokens"])
 
@@ -25,19 +33,45 @@ router = APIRouter(tags=["tokens"])
 KEEPALIVE_SECONDS = 15.0
 
 
-@router.post("/v1/tokens", status_code=201, response_model=TokenOut)
-async def create_token(body: TokenCreate, tokens: Tokens) -> TokenOut:
-    return tokens.to_out(await tokens.create(body))
+@router.post(
+    "/v1/tokens",
+    status_code=201,
+    response_model=TokenCreated,
+    dependencies=[limited(Rule.TOKENS)],
+)
+async def create_token(body: TokenCreate, tokens: Tokens, access: AccessDep) -> dict[str, Any]:
+    """A new token; ``cancel_secret`` (shown this once) lets its creator cancel it."""
+    token, cancel_secret = await tokens.create(access, body)
+    # Its creator sees all it sent.
+    return tokens.to_out(token).model_dump(mode="json") | {"cancel_secret": cancel_secret}
 
 
-@router.get("/v1/tokens/{token_id}", response_model=TokenOut)
-async def get_token(token_id: str, tokens: Tokens) -> TokenOut:
-    return tokens.to_out(await tokens.get(token_id))
+@router.get("/v1/tokens", response_model=TokenList, response_model_exclude_unset=True)
+async def list_tokens(tokens: Tokens, access: AccessDep, filters: Filters) -> dict[str, Any]:
+    """A merchant's tokens, or a signed-in buyer's; newest first, a page at a time."""
+    rows, has_more = await tokens.page(access, filters)
+    return {"object": "list", "data": rows, "has_more": has_more}
 
 
-@router.post("/v1/tokens/{token_id}/cancel", response_model=TokenOut)
-async def cancel_token(token_id: str, tokens: Tokens) -> TokenOut:
-    return tokens.to_out(await tokens.cancel(token_id))
+@router.get("/v1/tokens/{token_id}", response_model=TokenOut, response_model_exclude_unset=True)
+async def get_token(token_id: str, tokens: Tokens, access: AccessDep) -> dict[str, Any]:
+    return await tokens.read(access, token_id)
+
+
+@router.post(
+    "/v1/tokens/{token_id}/cancel", response_model=TokenOut, response_model_exclude_unset=True
+)
+async def cancel_token(
+    token_id: str,
+    tokens: Tokens,
+    access: AccessDep,
+    body: CancelRequest | None = None,
+    kept: Annotated[str | None, Cookie(alias=CANCEL_COOKIE)] = None,
+) -> dict[str, Any]:
+    """By the token's merchant or owner, or with the ``cancel_secret`` it was created with
+    (in the body, or in the cookie the shop page set)."""
+    secret = body.cancel_secret if body and body.cancel_secret else kept
+    return await tokens.cancel(access, token_id, secret)
 
 
 @router.get("/v1/tokens/{token_id}/qr.{fmt}")
@@ -53,44 +87,22 @@ async def token_qr(
     return Response(qr.png(data), media_type="image/png")
 
 
-class _Watch:
-    """One watcher of a token: subscribed before the token is read, so no change falls
-    between the read and the watch; the current state first, then each change, ending
-    after a terminal state."""
+class _Watch(Watch):
+    """One watcher of a token: its state first, then each change, ending after a terminal
+    state; an unknown token raises 404 at ``open`` and leaves nothing open."""
 
     def __init__(self, service: CheckoutService, bus: Bus, token_id: str) -> None:
-        self.service = service
-        self.token_id = token_id
-        self.sub = bus.subscribe(token_topic(token_id))
-        self.current: dict[str, Any] = {}
+        async def read() -> dict[str, Any]:
+            return service.message(await service.get(token_id))
 
-    async def open(self) -> None:
-        """Subscribe and read the token; an unknown token raises 404 and leaves nothing open."""
-        await self.sub.__aenter__()
-        try:
-            self.current = self.service.message(await self.service.get(self.token_id))
-        except BaseException:
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        await self.sub.__aexit__(None, None, None)
-
-    async def states(self) -> AsyncIterator[dict[str, Any]]:
-        """The states to send; ``{}`` asks for a keepalive."""
-        try:
-            yield self.current
-            while self.current["status"] not in TERMINAL:
-                try:
-                    message = await asyncio.wait_for(self.sub.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    yield {}
-                    continue
-                if message != self.current:
-                    self.current = message
-                    yield message
-        finally:
-            await self.close()
+        super().__init__(
+            bus,
+            token_topic(token_id),
+            read,
+            lambda state: state["status"] in TERMINAL,
+            poll_seconds=service.settings.watch_poll_seconds,
+            keepalive_seconds=KEEPALIVE_SECONDS,
+        )
 
 
 @router.get("/v1/tokens/{token_id}/events")

@@ -15,6 +15,11 @@ class Token(Base):
     __tablename__ = "tokens"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    # The signed-in buyer who created it; None for a shop page's or a merchant's token.
+    user_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # SHA-256 of the capability to cancel it, returned once to whoever created it.
+    cancel_digest: Mapped[str | None] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from qrcheckout.checkout.states import TokenKind, TokenStatus
+from qrcheckout.inputs import Input
 
 MAX_QUANTITY = 999
 MAX_ITEMS = 100
@@ -30,11 +31,12 @@ def refuse_prices(data: Any) -> Any:
     return data
 
 
-class ItemIn(BaseModel):
+class ItemIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     product_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    # Strict: "2" or true is a mistake to point out, not a quantity to guess.
+    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -42,7 +44,7 @@ class ItemIn(BaseModel):
         return refuse_prices(data)
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
@@ -73,8 +75,13 @@ class ItemOut(BaseModel):
 
 
 class TokenOut(BaseModel):
+    """A token as its merchant sees it; others see the fields the permission table shows."""
+
     id: str
     object: str = "checkout_token"
+    merchant: str
+    # The signed-in buyer who made it (hidden, as customer_email, from who only holds the id).
+    user_id: str | None = None
     kind: TokenKind
     status: TokenStatus
     created_at: datetime
@@ -83,7 +90,7 @@ class TokenOut(BaseModel):
     currency: str
     amount_display: str
     items: list[ItemOut]
-    customer_email: str | None
+    customer_email: str | None = None
     url: str
     qr_svg_url: str
     qr_png_url: str
@@ -92,3 +99,19 @@ class TokenOut(BaseModel):
     paid_count: int
     failure_code: str | None
     failure_message: str | None
+
+
+class TokenCreated(TokenOut):
+    cancel_secret: str
+
+
+class TokenList(BaseModel):
+    object: str = "list"
+    data: list[TokenOut]
+    has_more: bool
+
+
+class CancelRequest(Input):
+    """A token's or an order's cancellation by whoever created it."""
+
+    cancel_secret: str | None = Field(default=None, max_length=200)

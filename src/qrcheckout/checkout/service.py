@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.permissions import PUBLIC_TOKEN, Access, Action, Grant, Resource
+from qrcheckout.access.roles import Owner
+from qrcheckout.access.secrets import digest, holds
 from qrcheckout.catalog.service import PricedCart, price_cart
 from qrcheckout.checkout.models import Payment, Token, TokenItem
 from qrcheckout.checkout.schemas import ItemOut, TokenCreate, TokenOut
@@ -25,6 +30,7 @@ from qrcheckout.config import Settings
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, DomainError, Gone, Invalid, NotFound, ProviderUnavailable
 from qrcheckout.lifecycle import advance
+from qrcheckout.listing import ListFilters
 from qrcheckout.money import format_amount
 from qrcheckout.payments.events import (
     CheckoutEvent,
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 
 # Seconds kept between a session's requested expiry and the provider's earliest allowed one.
 EXPIRY_MARGIN = 10
+CANCEL_PREFIX = "tcs_"
 
 
 def token_topic(token_id: str) -> str:
@@ -74,6 +81,8 @@ class CheckoutService:
         base = f"{self.settings.public_url}"
         return TokenOut(
             id=token.id,
+            merchant=token.merchant_id,
+            user_id=token.user_id,
             kind=TokenKind(token.kind),
             status=TokenStatus(token.status),
             created_at=token.created_at,
@@ -94,17 +103,39 @@ class CheckoutService:
         )
 
     def message(self, token: Token) -> dict[str, Any]:
-        return self.to_out(token).model_dump(mode="json")
+        """The token as its watchers see it: the public view, told to anyone holding its id."""
+        return PUBLIC_TOKEN.view(self.to_out(token).model_dump(mode="json"))
+
+    def view(self, token: Token, grant: Grant) -> dict[str, Any]:
+        return grant.view(self.to_out(token).model_dump(mode="json"))
 
     async def get(self, token_id: str) -> Token:
         async with self.db.sessions() as session:
             return await _load(session, token_id)
 
+    async def read(
+        self, access: Access, token_id: str, action: Action = Action.READ
+    ) -> dict[str, Any]:
+        """The token as ``access`` may see it."""
+        token = await self.get(token_id)
+        return self.view(token, access.check(Resource.TOKEN, action, token))
+
+    async def page(self, access: Access, filters: ListFilters) -> tuple[list[dict[str, Any]], bool]:
+        """The tokens ``access`` may list, newest first, a page at a time."""
+        allowed = access.scope(Resource.TOKEN, Action.LIST, Token)
+        async with self.db.sessions() as session:
+            rows, has_more = await filters.page(session, Token, allowed)
+        return [self.view(t, access.check(Resource.TOKEN, Action.LIST, t)) for t in rows], has_more
+
     # -- creating ----------------------------------------------------------------------------
 
-    async def create(self, request: TokenCreate) -> Token:
+    async def create(self, access: Access, request: TokenCreate) -> tuple[Token, str]:
+        """A new token, and the capability to cancel it (returned this once)."""
+        merchant_id = access.shop_for_new(Resource.TOKEN)
         async with self.units() as (session, _):
-            cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
+            cart = await price_cart(
+                session, merchant_id, ((i.product_id, i.quantity) for i in request.items)
+            )
             if cart.amount <= 0:
                 raise Invalid("zero_amount", "A checkout must have something to pay.")
             ttl = (
@@ -115,20 +146,36 @@ class CheckoutService:
                     TokenKind.STATIC: None,
                 }[request.kind]
             )
-            return self.add_token(session, request.kind, cart, ttl, request.customer_email)
+            cancel_secret = CANCEL_PREFIX + secrets.token_urlsafe(24)
+            token = self.add_token(
+                session,
+                Owner(merchant_id, access.principal.user_id),
+                request.kind,
+                cart,
+                ttl,
+                request.customer_email,
+                cancel_digest=digest(cancel_secret),
+            )
+            return token, cancel_secret
 
     def add_token(
         self,
         session: AsyncSession,
+        owner: Owner,
         kind: TokenKind,
         cart: PricedCart,
         ttl_seconds: int | None,
         customer_email: str | None,
+        *,
+        cancel_digest: str | None = None,
     ) -> Token:
         """A new live token for a priced cart, added to the caller's transaction."""
         now = utcnow()
         token = Token(
             id=str(uuid.uuid4()),
+            merchant_id=owner.merchant_id,
+            user_id=owner.user_id,
+            cancel_digest=cancel_digest,
             kind=kind.value,
             status=TokenStatus.INPROGRESS.value,
             created_at=now,
@@ -152,8 +199,11 @@ class CheckoutService:
 
     # -- scanning ----------------------------------------------------------------------------
 
-    async def scan(self, token_id: str) -> str:
-        """The hosted payment page URL for a live token; opens a provider session when needed."""
+    async def scan(
+        self, token_id: str, before_new_session: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
+        """The hosted payment page URL for a live token; opens a provider session when needed,
+        after ``before_new_session`` (a rate limit: each new session is a billable call) passed."""
         token = await self.get(token_id)
         if _is_due(token, utcnow()):
             await self.expire([token.id])
@@ -168,6 +218,8 @@ class CheckoutService:
             key = f"qrcheckout-token-{token.id}-session-{len(token.payments)}"
         else:
             key = f"qrcheckout-token-{token.id}-scan-{uuid.uuid4()}"
+        if before_new_session is not None:
+            await before_new_session()
         try:
             provider_session = await self.provider.create_checkout_session(
                 self._session_request(token, key)
@@ -221,9 +273,28 @@ class CheckoutService:
 
     # -- cancelling and expiring -------------------------------------------------------------
 
-    async def cancel(self, token_id: str) -> Token:
+    async def cancel(
+        self, access: Access, token_id: str, cancel_secret: str | None = None
+    ) -> dict[str, Any]:
+        """Cancel a live token: its owner, its merchant, or whoever holds the capability."""
+
+        def allowed(token: Token) -> Grant:
+            capability = holds(cancel_secret, token.cancel_digest)
+            return access.check(Resource.TOKEN, Action.CANCEL, token, capability=capability)
+
+        token, grant = await self._cancel(token_id, allowed)
+        return self.view(token, grant)
+
+    async def end(self, token_id: str) -> None:
+        """Cancel a token for the order it sells, which ended."""
+        await self._cancel(token_id, lambda _: PUBLIC_TOKEN)
+
+    async def _cancel(
+        self, token_id: str, allowed: Callable[[Token], Grant]
+    ) -> tuple[Token, Grant]:
         async with self.units() as (session, outbox):
             token = await _load(session, token_id, lock=True)
+            grant = allowed(token)
             if not _move(token, TokenStatus.CANCELLED):
                 raise Conflict(
                     "token_not_cancellable",
@@ -234,7 +305,7 @@ class CheckoutService:
             open_sessions = _open_sessions(token)
             outbox.add(token_topic(token.id), self.message(token))
         await self._expire_sessions(open_sessions)
-        return token
+        return token, grant
 
     async def expire_due(self) -> int:
         """Turn every live token past its end ``invalid``; returns how many."""
@@ -278,13 +349,13 @@ class CheckoutService:
 
     async def on_checkout_event(
         self, session: AsyncSession, outbox: Outbox, change: CheckoutEvent
-    ) -> bool:
-        """Apply a hosted session's change to its token; False when it is not one of ours."""
+    ) -> Owner | None:
+        """Apply a hosted session's change to its token; whose it is, None when not ours."""
         payment = await session.get(Payment, change.session_id)
         token_id = payment.token_id if payment is not None else change.reference
         token = await _find(session, token_id, lock=True) if token_id else None
         if token is None:
-            return False
+            return None
         if payment is None:
             payment = await _ensure_payment(session, token, change.session_id, change.url or "")
         before = (token.status, token.paid_count, token.failure_code)
@@ -313,7 +384,7 @@ class CheckoutService:
             payment.payment_intent = change.payment_id
         if (token.status, token.paid_count, token.failure_code) != before:
             outbox.add(token_topic(token.id), self.message(token))
-        return True
+        return Owner(token.merchant_id, token.user_id)
 
 
 def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import ConfigDict, EmailStr, Field, HttpUrl
 
+from qrcheckout.access.models import Merchant
+from qrcheckout.access.origins import RedirectOrigins
+from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.catalog.models import Product
 from qrcheckout.catalog.service import PricedCart, PricedLine, price, products_by_id
 from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY
@@ -18,9 +21,11 @@ from qrcheckout.errors import (
     DomainError,
     Forbidden,
     Invalid,
+    NotFound,
     PaymentDeclined,
     ProviderUnavailable,
 )
+from qrcheckout.inputs import AnyCaseCurrency, Input
 from qrcheckout.money import MAX_AMOUNT
 from qrcheckout.payments.provider import (
     LineItem,
@@ -31,7 +36,7 @@ from qrcheckout.payments.provider import (
 )
 
 
-class ProductData(BaseModel):
+class ProductData(Input):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=250)
@@ -39,11 +44,11 @@ class ProductData(BaseModel):
     images: list[HttpUrl] = Field(default_factory=list, max_length=8)
 
 
-class PriceData(BaseModel):
+class PriceData(Input):
     model_config = ConfigDict(extra="forbid")
 
-    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
-    unit_amount: int = Field(ge=0, le=MAX_AMOUNT)
+    currency: AnyCaseCurrency
+    unit_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True)
     product_data: ProductData
 
     def line(self, quantity: int) -> LineItem:
@@ -57,15 +62,15 @@ class PriceData(BaseModel):
         )
 
 
-class SessionItem(BaseModel):
+class SessionItem(Input):
     model_config = ConfigDict(extra="forbid")
 
     price: str | None = Field(default=None, min_length=1, max_length=64)
     price_data: PriceData | None = None
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
 
 
-class SessionCreate(BaseModel):
+class SessionCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     line_items: list[SessionItem] = Field(min_length=1, max_length=MAX_ITEMS)
@@ -87,26 +92,35 @@ class HostedSessions:
         self.provider = provider
         self.home_url = home_url
 
-    async def open(self, wanted: SessionCreate, *, trusted: bool, key: str) -> OpenedSession:
-        """Open a hosted checkout for ``wanted``; ``key`` makes a retried request open one."""
-        request = await self._priced(wanted, trusted=trusted, key=key)
+    async def open(self, access: Access, wanted: SessionCreate, *, key: str) -> OpenedSession:
+        """Open a hosted checkout for ``wanted`` in the addressed shop; ``key`` makes a retried
+        request open one. Only the shop's own key may set prices (``price_data``)."""
+        request = await self._priced(access, wanted, key=key)
         try:
             opened = await self.provider.create_checkout_session(request)
         except ProviderError as exc:
             raise _refusal(exc) from exc
         return OpenedSession(opened.id, opened.url)
 
-    async def _priced(self, wanted: SessionCreate, *, trusted: bool, key: str) -> SessionRequest:
+    async def _priced(self, access: Access, wanted: SessionCreate, *, key: str) -> SessionRequest:
         # Refusals come in the order this route has always checked: each line in turn, then
         # the currencies, then the shipping countries.
         items = wanted.line_items
+        merchant_id = access.shop_for_new(Resource.TOKEN)
+        trusted = access.may(Resource.PRODUCT, Action.UPDATE)
         async with self.db.sessions() as session:
-            known = await products_by_id(session, (i.price for i in items if i.price))
+            merchant = await session.get(Merchant, merchant_id)
+            if merchant is None:
+                raise NotFound("merchant_not_found", "No such merchant.")
+            known = await products_by_id(session, merchant_id, (i.price for i in items if i.price))
+        returns = RedirectOrigins(self.home_url, merchant.allowed_origins)
         for index, item in enumerate(items):
             _check_line(index, item, trusted=trusted, known=known)
         try:
             cart = price(known, [(i.price, i.quantity) for i in items if i.price], merge=False)
-        except Invalid as exc:  # every product is known: the catalog's currencies differ
+        except Invalid as exc:  # every product is known: currencies differ, or it is too much
+            if exc.code != "mixed_currencies":
+                raise
             raise Invalid("mixed_currencies", ONE_CURRENCY) from exc
         lines, currencies = _assemble(items, cart)
         if len(currencies) != 1:
@@ -115,12 +129,12 @@ class HostedSessions:
         return SessionRequest(
             line_items=lines,
             currency=currencies.pop(),
-            success_url=str(wanted.success_url or self.home_url),
-            cancel_url=str(wanted.cancel_url or self.home_url),
+            success_url=returns.check("success_url", wanted.success_url),
+            cancel_url=returns.check("cancel_url", wanted.cancel_url),
             idempotency_key=key,
             customer_email=str(wanted.customer_email),
             shipping_countries=tuple(wanted.shipping_countries),
-            metadata={"source": "create-checkout-session"},
+            metadata={"source": "create-checkout-session", "merchant_id": merchant_id},
         )
 
 

@@ -7,7 +7,6 @@ every refusal of the cart itself is a 400, as their server samples answer.
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from fastapi import APIRouter, Request
@@ -15,9 +14,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from qrcheckout import errors
+from qrcheckout.access.permissions import Access
 from qrcheckout.checkout.sessions import SessionCreate
-from qrcheckout.http.deps import MAX_IDEMPOTENCY_KEY, Sessions, SettingsDep, holds_api_key
-from qrcheckout.http.errors import status_of
+from qrcheckout.http.deps import MAX_IDEMPOTENCY_KEY, Sessions, principal
+from qrcheckout.http.errors import INVALID_JSON, headers_of, outage, status_of
+from qrcheckout.http.ratelimit import client_ip, limiter
+from qrcheckout.inputs import parse_json
+from qrcheckout.ratelimit import Rule
 
 router = APIRouter(tags=["checkout"])
 
@@ -26,6 +29,12 @@ MISSING = "missing required session parameters"
 
 def _refused(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "code": code}, status)
+
+
+def _refused_for(exc: errors.DomainError) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.message, "code": exc.code}, _status(exc), headers=headers_of(exc)
+    )
 
 
 def _status(exc: errors.DomainError) -> int:
@@ -37,13 +46,15 @@ def _status(exc: errors.DomainError) -> int:
 
 
 @router.post("/create-checkout-session")
-async def create_checkout_session(
-    request: Request, sessions: Sessions, settings: SettingsDep
-) -> JSONResponse:
+async def create_checkout_session(request: Request, sessions: Sessions) -> JSONResponse:
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _refused(400, "invalid_json", "The request body is not valid JSON.")
+        await limiter(request).hit(Rule.SESSIONS, client_ip(request))
+    except errors.RateLimited as exc:
+        return _refused_for(exc)
+    try:
+        body = parse_json(await request.body())
+    except ValueError:  # not JSON, not UTF-8, or nested too deep
+        return _refused(400, "invalid_json", INVALID_JSON)
     if not isinstance(body, dict) or not body.get("line_items") or not body.get("customer_email"):
         return _refused(400, "missing_parameters", MISSING)
     try:
@@ -52,22 +63,19 @@ async def create_checkout_session(
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         return _refused(422, "validation_error", f"{where}: {first['msg']}")
-    header = request.headers.get("authorization")
-    trusted = _holds_api_key(header, settings.api_key)
-    if header is not None and not trusted:
-        return _refused(401, "invalid_api_key", "The API key in Authorization is not valid.")
     try:
-        opened = await sessions.open(wanted, trusted=trusted, key=_idempotency_key(request))
+        # principal() counts a refused credential against the client (rate_limit_auth_failures).
+        access = Access(await principal(request))
+        opened = await sessions.open(access, wanted, key=_idempotency_key(request))
     except errors.DomainError as exc:
-        return _refused(_status(exc), exc.code, exc.message)
+        return _refused_for(exc)
+    except Exception as exc:
+        # The database is down: 503 in this route's envelope (anything else is a 500).
+        down = outage(exc)
+        if down is None:
+            raise
+        return _refused_for(down)
     return JSONResponse({"sessionId": opened.id, "url": opened.url})
-
-
-def _holds_api_key(header: str | None, api_key: str | None) -> bool:
-    if not api_key or not header:
-        return False
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and holds_api_key(given.strip(), api_key)
 
 
 def _idempotency_key(request: Request) -> str:

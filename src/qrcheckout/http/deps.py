@@ -4,19 +4,28 @@ into ``app.state``."""
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, TypeVar, cast
 
-from fastapi import Depends
+import anyio
+from fastapi import Depends, Query
 from starlette.requests import HTTPConnection
 
-from qrcheckout.auth import Buyer
+from qrcheckout.access.buyers import Buyer
+from qrcheckout.access.models import DEFAULT_MERCHANT
+from qrcheckout.access.permissions import Access
+from qrcheckout.access.roles import Principal, Role
+from qrcheckout.access.service import Merchants
 from qrcheckout.catalog.service import Catalog
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
 from qrcheckout.container import Container
-from qrcheckout.errors import Malformed, NotConfigured, Unauthenticated
+from qrcheckout.errors import Malformed, NotFound, Unauthenticated
+from qrcheckout.http.ratelimit import counting_failures
+from qrcheckout.listing import MAX_PAGE, ListFilters
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.payments import OrderPayments
 from qrcheckout.orders.service import OrderService
@@ -24,6 +33,7 @@ from qrcheckout.realtime.bus import Bus
 from qrcheckout.webhooks.service import WebhookIntake
 
 MAX_IDEMPOTENCY_KEY = 200
+MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 T = TypeVar("T")
 
 
@@ -52,14 +62,24 @@ Payments = Annotated[OrderPayments, Depends(_part(lambda c: c.order_payments))]
 NotifierDep = Annotated[Notifier, Depends(_part(lambda c: c.notifier))]
 Webhooks = Annotated[WebhookIntake, Depends(_part(lambda c: c.webhooks))]
 BusDep = Annotated[Bus, Depends(_part(lambda c: c.bus))]
+MerchantsDep = Annotated[Merchants, Depends(_part(lambda c: c.merchants))]
 
 
 # -- callers -----------------------------------------------------------------------------------
 
+SHOP_HEADER = "qrcheckout-merchant"
+# Holds a token's cancel capability for the browser that made it (the shop page).
+CANCEL_COOKIE = "qrcheckout_cancel"
+ROLE_HEADER = "x-hasura-role"
+
 
 def bearer(conn: HTTPConnection) -> str | None:
-    """The ``Authorization: Bearer`` credential, or None when none was sent."""
+    """The ``Authorization: Bearer`` credential, or None when none was sent. A WebSocket may
+    send it as ``?access_token=`` instead: browsers cannot set its headers."""
     header = conn.headers.get("authorization")
+    if header is None and conn.scope["type"] == "websocket":
+        token = conn.query_params.get("access_token")
+        return token.strip() or None if token is not None else None
     if header is None:
         return None
     scheme, _, value = header.partition(" ")
@@ -68,30 +88,70 @@ def bearer(conn: HTTPConnection) -> str | None:
     return value.strip()
 
 
-def optional_buyer(conn: HTTPConnection) -> Buyer | None:
-    """The signed-in buyer, or None when no credential was sent; a bad one is refused."""
-    token = bearer(conn)
-    return None if token is None else container(conn).jwt.verify(token)
+def _shop(conn: HTTPConnection) -> str:
+    """The merchant a request addresses: ``Qrcheckout-Merchant`` or ``?merchant=``, else the
+    default one."""
+    shop = conn.headers.get(SHOP_HEADER) or conn.query_params.get("merchant") or DEFAULT_MERCHANT
+    if not MERCHANT_ID.fullmatch(shop):
+        raise NotFound("merchant_not_found", "No such merchant.")
+    return shop
 
 
-def signed_in(conn: HTTPConnection) -> Buyer:
-    """The signed-in buyer; refused without a valid JWT."""
-    found = optional_buyer(conn)
-    if found is None:
-        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
+async def principal(conn: HTTPConnection) -> Principal:
+    """``_principal``, with refused credentials counted against the client's address: past
+    ``rate_limit_auth_failures`` a request is refused (429) before its credential is checked."""
+    return await counting_failures(conn, lambda: _principal(conn))
+
+
+async def _principal(conn: HTTPConnection) -> Principal:
+    """Who asks: anonymous, a buyer (a JWT), a merchant or the platform (an API key). A
+    credential that was sent and is wrong is refused, never taken as anonymous."""
+    cached = conn.scope.get("qrcheckout.principal")
+    if isinstance(cached, Principal):
+        return cached
+    services = container(conn)
+    shop = _shop(conn)
+    credential = bearer(conn)
+    if credential is None:
+        found = Principal(Role.ANONYMOUS, shop=shop)
+    elif credential.count(".") == 2:  # a JWT: header.payload.signature
+        buyer = await anyio.to_thread.run_sync(
+            services.jwt.verify, credential, conn.headers.get(ROLE_HEADER)
+        )
+        found = (
+            Principal(Role.USER, shop=shop, user_id=buyer.subject, email=buyer.email)
+            if buyer.role is Role.USER
+            else Principal(Role.ANONYMOUS, shop=shop)
+        )
+    else:
+        found = await services.merchants.authenticate(credential, shop)
+    conn.scope["qrcheckout.principal"] = found
     return found
 
 
-def merchant(conn: HTTPConnection) -> None:
-    """Passes only with the merchant's API key (``QRCHECKOUT_API_KEY``)."""
-    api_key = container(conn).settings.api_key
-    if not api_key:
-        raise NotConfigured("auth_not_configured", "QRCHECKOUT_API_KEY is not set on this server.")
-    token = bearer(conn)
-    if token is None:
-        raise Unauthenticated("unauthorized", "This needs 'Authorization: Bearer <API key>'.")
-    if not holds_api_key(token, api_key):
-        raise Unauthenticated("invalid_api_key", "The API key is not valid.")
+Caller = Annotated[Principal, Depends(principal)]
+
+
+async def access(caller: Caller) -> Access:
+    return Access(caller)
+
+
+AccessDep = Annotated[Access, Depends(access)]
+
+
+async def optional_buyer(caller: Caller) -> Buyer | None:
+    """The signed-in buyer, or None when no credential was sent; a bad one is refused."""
+    if caller.role is not Role.USER or caller.user_id is None:
+        return None
+    return Buyer(caller.user_id, caller.email)
+
+
+async def signed_in(conn: HTTPConnection) -> Buyer:
+    """The signed-in buyer; refused without a valid JWT."""
+    found = await optional_buyer(await principal(conn))
+    if found is None:
+        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
+    return found
 
 
 def holds_api_key(given: str, api_key: str) -> bool:
@@ -102,7 +162,21 @@ def holds_api_key(given: str, api_key: str) -> bool:
 
 OptionalBuyer = Annotated[Buyer | None, Depends(optional_buyer)]
 SignedIn = Annotated[Buyer, Depends(signed_in)]
-Merchant = Depends(merchant)
+
+
+def list_filters(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
+    starting_after: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    created_gte: Annotated[datetime | None, Query()] = None,
+    created_lt: Annotated[datetime | None, Query()] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+) -> ListFilters:
+    """A list's query: ``?status=&created_gte=&created_lt=&email=&limit=&starting_after=``."""
+    return ListFilters(limit, starting_after, status, created_gte, created_lt, email)
+
+
+Filters = Annotated[ListFilters, Depends(list_filters)]
 
 
 def idempotency_key(conn: HTTPConnection) -> str | None:

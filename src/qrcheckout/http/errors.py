@@ -6,14 +6,19 @@ The only place that decides status codes for domain errors. Routes with their ow
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qrcheckout import errors
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.DomainError], int] = {
     errors.Malformed: 400,
@@ -25,10 +30,15 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.Gone: 410,
     errors.Invalid: 422,
     errors.PaymentDeclined: 422,
+    errors.RateLimited: 429,
     errors.RetryLater: 500,
     errors.ProviderUnavailable: 502,
     errors.NotConfigured: 503,
+    errors.Unavailable: 503,
 }
+# How long a client is asked to wait before trying again while something is down.
+RETRY_AFTER_SECONDS = 5
+INVALID_JSON = "The request body is not valid JSON."
 
 
 def status_of(exc: errors.DomainError) -> int:
@@ -49,8 +59,18 @@ def body_of(exc: errors.DomainError) -> dict[str, Any]:
     return error_body(exc.code, exc.message, **extra)
 
 
+def headers_of(exc: errors.DomainError) -> dict[str, str]:
+    """Headers a refusal's answer carries, whatever its envelope (``Retry-After`` on a 429,
+    and on a 503 for an outage)."""
+    if isinstance(exc, errors.RateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, errors.Unavailable):
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return {}
+
+
 def respond(exc: errors.DomainError) -> JSONResponse:
-    return JSONResponse(body_of(exc), status_of(exc))
+    return JSONResponse(body_of(exc), status_of(exc), headers=headers_of(exc))
 
 
 def jsonapi_response(exc: errors.DomainError) -> JSONResponse:
@@ -68,13 +88,15 @@ def jsonapi_response(exc: errors.DomainError) -> JSONResponse:
         | ({"source": {"pointer": "/" + exc.field.replace(".", "/")}} if exc.field else {})
         | ({"meta": meta} if meta else {})
     ]
-    return JSONResponse(body, status, media_type="application/vnd.api+json")
+    return JSONResponse(
+        body, status, headers=headers_of(exc), media_type="application/vnd.api+json"
+    )
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
     problems = exc.errors()
     if any(e.get("type") == "json_invalid" for e in problems):
-        return JSONResponse(error_body("invalid_json", "The request body is not valid JSON."), 400)
+        return JSONResponse(error_body("invalid_json", INVALID_JSON), 400)
     details = [
         {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e["msg"]}
         for e in problems
@@ -82,6 +104,40 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     first = details[0] if details else {"field": "", "message": "invalid request"}
     message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return JSONResponse(error_body("validation_error", message, details=details), 422)
+
+
+# -- outages -------------------------------------------------------------------------------------
+
+# Failures to reach the database, whichever engine and driver met them: SQLAlchemy's
+# connection-level errors and its pool's timeout; the socket's own (a refused, dropped or timed
+# out connection is an OSError before any driver wraps it); PostgreSQL refusing to serve
+# (shutting down, starting up, out of connections).
+_DOWN: tuple[type[BaseException], ...] = (
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.DisconnectionError,
+    sa.TimeoutError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
+def outage(exc: BaseException) -> errors.Unavailable | None:
+    """The refusal to answer when ``exc``, or what caused it, says the database cannot be
+    reached; None for any other failure."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _DOWN) or (
+            isinstance(seen, sa.DBAPIError) and seen.connection_invalidated
+        ):
+            return errors.Unavailable(
+                "service_unavailable",
+                "The service cannot reach its database right now; try again shortly.",
+            )
+        seen = seen.__cause__
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -95,5 +151,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers a JSON body it could not decode (not UTF-8, nested too deep) with a
+        # bare 400: the same refusal as any other body that is not JSON.
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            return JSONResponse(error_body("invalid_json", INVALID_JSON), 400)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code)
+
+    async def _down(_: Request, exc: Exception) -> JSONResponse:
+        unavailable = outage(exc)
+        if unavailable is None:
+            raise exc  # not an outage: a server error, answered below
+        log.warning("answered 503: the database cannot be reached (%r)", exc)
+        return respond(unavailable)
+
+    for kind in (sa.SQLAlchemyError, OSError, asyncpg.PostgresError):
+        app.add_exception_handler(kind, _down)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The server still gets the exception, and logs it; the client gets the usual shape.
+        return JSONResponse(
+            error_body("internal_error", "Something went wrong on our side; try again later."),
+            500,
+        )

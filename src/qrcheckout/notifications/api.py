@@ -6,15 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from qrcheckout.http.deps import Merchant, NotifierDep
+from qrcheckout.http.deps import AccessDep, NotifierDep
 
 router = APIRouter(tags=["notifications"])
 
 
-@router.get("/v1/webhook-deliveries", dependencies=[Merchant])
+@router.get("/v1/webhook-deliveries")
 async def deliveries(
     notifier: NotifierDep,
+    access: AccessDep,
     event: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
 ) -> dict[str, Any]:
-    return {"object": "list", "data": await notifier.attempts(event, limit)}
+    return {"object": "list", "data": await notifier.attempts(access, event, limit)}

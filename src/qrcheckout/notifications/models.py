@@ -14,6 +14,7 @@ class Notification(Base):
     __tablename__ = "notifications"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
     type: Mapped[str] = mapped_column(String(64))
     # What makes it the same notification: an order completes once, each refund is told once.
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)

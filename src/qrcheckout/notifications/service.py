@@ -18,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
+from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.db import Database, utcnow
 from qrcheckout.notifications.models import Delivery, DeliveryAttempt, Notification
 from qrcheckout.notifications.states import DeliveryStatus
@@ -54,8 +56,11 @@ class Notifier:
     async def enqueue(
         self, session: AsyncSession, event_type: str, dedupe_key: str, obj: dict[str, Any]
     ) -> bool:
-        """Add an event in the caller's transaction; False when this key was already told."""
-        if not self.urls:
+        """Add an event about ``obj`` (an order: its ``merchant`` is told) in the caller's
+        transaction; False when this key was already told or nobody listens."""
+        merchant_id = str(obj["merchant"])
+        urls = await self._targets(session, merchant_id)
+        if not urls:
             return False
         event_id = "evt_" + secrets.token_hex(12)
         now = utcnow()
@@ -73,6 +78,7 @@ class Notifier:
             insert(Notification)
             .values(
                 id=event_id,
+                merchant_id=merchant_id,
                 type=event_type,
                 dedupe_key=dedupe_key,
                 order_id=obj.get("id"),
@@ -91,11 +97,18 @@ class Notifier:
                 attempts=0,
                 next_attempt_at=now,
             )
-            for url in self.urls
+            for url in urls
         )
         # Woken once the caller's transaction commits, so the worker finds what it is woken for.
         event.listen(session.sync_session, "after_commit", self._wake_after_commit, once=True)
         return True
+
+    async def _targets(self, session: AsyncSession, merchant_id: str) -> list[str]:
+        """The merchant's webhook URLs; the default merchant also has the configured ones."""
+        merchant = await session.get(Merchant, merchant_id)
+        own = list(merchant.webhook_urls) if merchant is not None else []
+        configured = self.urls if merchant_id == DEFAULT_MERCHANT else []
+        return list(dict.fromkeys([*configured, *own]))
 
     def _wake_after_commit(self, _session: object) -> None:
         self.wake.set()
@@ -188,11 +201,14 @@ class Notifier:
             )
             await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(values))
 
-    async def attempts(self, event_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """The delivery log, newest first."""
+    async def attempts(
+        self, access: Access, event_id: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The delivery log ``access`` may read, newest first."""
         query = (
             select(DeliveryAttempt, Notification.type)
             .join(Notification, Notification.id == DeliveryAttempt.notification_id)
+            .where(access.scope(Resource.DELIVERY, Action.LIST, Notification))
             .order_by(DeliveryAttempt.id.desc())
             .limit(limit)
         )

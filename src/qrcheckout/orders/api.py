@@ -3,64 +3,78 @@ what the signed-in buyer was granted."""
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.checkout.schemas import CancelRequest
 from qrcheckout.errors import DomainError, Invalid, Malformed
 from qrcheckout.http.deps import (
+    AccessDep,
+    Filters,
     IdempotencyKey,
-    Merchant,
-    OptionalBuyer,
     Orders,
     Payments,
     SignedIn,
     idempotency_key,
+    principal,
     signed_in,
 )
-from qrcheckout.http.errors import jsonapi_response
-from qrcheckout.money import CURRENCY_PATTERN, MAX_AMOUNT
+from qrcheckout.http.errors import INVALID_JSON, jsonapi_response, outage
+from qrcheckout.http.ratelimit import limited
+from qrcheckout.inputs import Currency, Input, has_control_characters, parse_json
+from qrcheckout.money import MAX_AMOUNT
 from qrcheckout.orders.schemas import (
     EntitlementList,
     EntitlementOut,
     OrderCreate,
+    OrderCreated,
     OrderList,
     OrderOut,
     RefundCreate,
 )
-from qrcheckout.orders.service import MAX_PAGE
+from qrcheckout.ratelimit import Rule
 
 router = APIRouter(tags=["orders"])
 
 
-@router.post("/v1/orders", status_code=201, response_model=OrderOut)
-async def create_order(body: OrderCreate, orders: Orders, buyer: OptionalBuyer) -> OrderOut:
-    return orders.to_out(await orders.create(body, buyer))
+@router.post(
+    "/v1/orders",
+    status_code=201,
+    response_model=OrderCreated,
+    dependencies=[limited(Rule.TOKENS)],
+)
+async def create_order(body: OrderCreate, orders: Orders, access: AccessDep) -> dict[str, Any]:
+    """A new order; ``cancel_secret`` (shown this once) lets its creator cancel it."""
+    order, cancel_secret = await orders.create(access, body)
+    # Its creator sees all it sent.
+    return orders.message(order) | {"cancel_secret": cancel_secret}
 
 
-@router.get("/v1/orders", response_model=OrderList)
-async def list_orders(
-    orders: Orders,
-    buyer: SignedIn,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
-    starting_after: Annotated[str | None, Query(max_length=64)] = None,
-) -> OrderList:
-    page, has_more = await orders.list_for(buyer.subject, limit, starting_after)
-    return OrderList(data=[orders.to_out(o) for o in page], has_more=has_more)
+@router.get("/v1/orders", response_model=OrderList, response_model_exclude_unset=True)
+async def list_orders(orders: Orders, access: AccessDep, filters: Filters) -> dict[str, Any]:
+    """A signed-in buyer's orders, or a merchant's; newest first, a page at a time."""
+    rows, has_more = await orders.page(access, filters)
+    return {"object": "list", "data": rows, "has_more": has_more}
 
 
-@router.get("/v1/orders/{order_id}", response_model=OrderOut)
-async def get_order(order_id: str, orders: Orders) -> OrderOut:
-    return orders.to_out(await orders.get(order_id))
+@router.get("/v1/orders/{order_id}", response_model=OrderOut, response_model_exclude_unset=True)
+async def get_order(order_id: str, orders: Orders, access: AccessDep) -> dict[str, Any]:
+    return await orders.read(access, order_id)
 
 
-@router.post("/v1/orders/{order_id}/cancel", response_model=OrderOut)
-async def cancel_order(order_id: str, orders: Orders, buyer: OptionalBuyer) -> OrderOut:
-    return orders.to_out(await orders.cancel(order_id, buyer))
+@router.post(
+    "/v1/orders/{order_id}/cancel", response_model=OrderOut, response_model_exclude_unset=True
+)
+async def cancel_order(
+    order_id: str, orders: Orders, access: AccessDep, body: CancelRequest | None = None
+) -> dict[str, Any]:
+    """By the order's owner or merchant, or with the ``cancel_secret`` it was created with."""
+    return await orders.cancel(access, order_id, body.cancel_secret if body else None)
 
 
 @router.post("/v1/orders/{order_id}/charge")
@@ -69,10 +83,17 @@ async def charge_order(
 ) -> JSONResponse:
     """JSON:API in and out: ``{"data": {"type": "charge", "attributes": {"stripe": "tok_"}}}``."""
     try:
-        buyer = signed_in(request)  # refused in JSON:API's envelope too
-        order = await payments.charge(order_id, buyer, _card_token(await request.body()))
+        await signed_in(request)  # refused in JSON:API's envelope too
+        access = Access(await principal(request))
+        order = await payments.charge(access, order_id, _card_token(await request.body()))
     except DomainError as exc:
         return jsonapi_response(exc)
+    except Exception as exc:
+        # The database is down: 503 in JSON:API's envelope (anything else is a 500).
+        down = outage(exc)
+        if down is None:
+            raise
+        return jsonapi_response(down)
     attributes = orders.to_out(order).model_dump(mode="json")
     return JSONResponse(
         {"data": {"type": "order", "id": order.id, "attributes": attributes}},
@@ -82,15 +103,15 @@ async def charge_order(
 
 def _card_token(body: bytes) -> str | None:
     try:
-        document: Any = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Malformed("invalid_json", "The request body is not valid JSON.") from exc
+        document: Any = parse_json(body) if body.strip() else {}
+    except ValueError as exc:  # not JSON, not UTF-8, or nested too deep
+        raise Malformed("invalid_json", INVALID_JSON) from exc
     data = document.get("data") if isinstance(document, dict) else None
     if isinstance(data, dict) and data.get("type") not in (None, "charge", "charges"):
         raise Invalid("invalid_type", "data.type must be 'charge'.", field="data.type")
     attributes = data.get("attributes") if isinstance(data, dict) else None
     token = attributes.get("stripe") if isinstance(attributes, dict) else None
-    if token is not None and not isinstance(token, str):
+    if token is not None and (not isinstance(token, str) or has_control_characters(token)):
         raise Invalid(
             "token_missing",
             "data.attributes.stripe must be a card token string.",
@@ -99,10 +120,17 @@ def _card_token(body: bytes) -> str | None:
     return token.strip() if token else None
 
 
-@router.post("/v1/orders/{order_id}/refunds", status_code=201, dependencies=[Merchant])
+@router.post("/v1/orders/{order_id}/refunds", status_code=201)
 async def refund_order(
-    order_id: str, request: Request, key: IdempotencyKey, orders: Orders, payments: Payments
+    order_id: str,
+    request: Request,
+    key: IdempotencyKey,
+    orders: Orders,
+    payments: Payments,
+    access: AccessDep,
 ) -> dict[str, Any]:
+    """The order's merchant refunds all that is left, or ``amount`` of it."""
+    access.check(Resource.ORDER, Action.REFUND, await orders.get(order_id))
     raw = await request.body()
     try:
         # The body is optional: none (or ``{}``) refunds all that is left.
@@ -125,18 +153,17 @@ async def refund_order(
 
 
 @router.get("/v1/me/entitlements", response_model=EntitlementList)
-async def my_entitlements(orders: Orders, buyer: SignedIn) -> EntitlementList:
-    rows = await orders.entitlements(buyer)
+async def my_entitlements(orders: Orders, access: AccessDep) -> EntitlementList:
+    rows = await orders.entitlements(access)
     return EntitlementList(data=[EntitlementOut.model_validate(row) for row in rows])
 
 
-class TokenCharge(BaseModel):
+class TokenCharge(Input):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=255)
     amount: int = Field(ge=1, le=MAX_AMOUNT, strict=True)
-    # The provider refuses a well-formed code it does not take (422 with its message).
-    currency: str = Field(pattern=CURRENCY_PATTERN)
+    currency: Currency
 
 
 # Its own router: the app developers' charge route keeps its tag and operation id.
@@ -149,5 +176,6 @@ async def charge_card_token(
 ) -> dict[str, Any]:
     """Charge a card token for a signed-in app user, with no order."""
     key = idempotency_key(request)  # after the body, as this route has always checked
+    Access(await principal(request)).grants(Resource.CARD_CHARGE, Action.CREATE)
     result = await payments.charge_token(buyer, body.token, body.amount, body.currency, key)
     return {"id": result.id, "status": result.status}

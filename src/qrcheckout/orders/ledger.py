@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.roles import Owner
 from qrcheckout.db import utcnow
 from qrcheckout.errors import NotFound
 from qrcheckout.lifecycle import advance
@@ -50,30 +51,31 @@ class Ledger:
 
     async def on_checkout_paid(
         self, session: AsyncSession, outbox: Outbox, paid: CheckoutPaid
-    ) -> bool:
+    ) -> Owner | None:
         if paid.reference is None or not paid.amount:
-            return False
+            return None
         order = await find_order(session, Order.token_id == paid.reference)
         if order is None:
-            return False
+            return None
         payment_id = paid.payment_id or paid.session_id
         await self.record_payment(
             session, outbox, order, payment_id, None, paid.amount, paid.currency
         )
-        return True
+        return _owner(order)
 
     async def on_charge_succeeded(
         self, session: AsyncSession, outbox: Outbox, charge: ChargeSucceeded
-    ) -> bool:
+    ) -> Owner | None:
         known = await session.get(OrderPayment, charge.payment_id)
         if known is not None:
             known.charge_id = known.charge_id or charge.charge_id
-            return True
+            paid_for = await session.get(Order, known.order_id)
+            return _owner(paid_for) if paid_for is not None else None
         if charge.order_id is None:
-            return False
+            return None
         order = await find_order(session, Order.id == charge.order_id)
         if order is None or charge.amount is None:
-            return False
+            return None
         await self.record_payment(
             session,
             outbox,
@@ -83,25 +85,25 @@ class Ledger:
             charge.amount,
             charge.currency,
         )
-        return True
+        return _owner(order)
 
     async def on_refund_changed(
         self, session: AsyncSession, outbox: Outbox, change: RefundChanged
-    ) -> bool:
+    ) -> Owner | None:
         found = await self._payment_of(session, change.payment_id, change.charge_id)
         if found is None:
-            return False
+            return None
         order, payment = found
         _seen_refund(order, payment, change.refund)
         await self.settle_refunds(session, outbox, order, payment)
-        return True
+        return _owner(order)
 
     async def on_charge_refunded(
         self, session: AsyncSession, outbox: Outbox, change: ChargeRefunded
-    ) -> bool:
+    ) -> Owner | None:
         found = await self._payment_of(session, change.payment_id, change.charge_id)
         if found is None:
-            return False
+            return None
         order, payment = found
         if change.amount_refunded is not None:
             payment.provider_amount_refunded = max(
@@ -110,7 +112,7 @@ class Ledger:
         for refund in change.refunds:
             _seen_refund(order, payment, refund)
         await self.settle_refunds(session, outbox, order, payment)
-        return True
+        return _owner(order)
 
     async def _payment_of(
         self, session: AsyncSession, intent: str | None, charge: str | None
@@ -281,6 +283,10 @@ def upsert_refund(
 def _seen_refund(order: Order, payment: OrderPayment, refund: RefundSeen) -> None:
     """A refund as a provider event shows it; one made here keeps its own source."""
     upsert_refund(order, payment, refund.id, refund.amount, refund.status, RefundSource.PROVIDER)
+
+
+def _owner(order: Order) -> Owner:
+    return Owner(order.merchant_id, order.owner)
 
 
 def move(order: Order, target: OrderStatus) -> bool:

@@ -16,6 +16,7 @@ class Order(Base):
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
     payment_mode: Mapped[str] = mapped_column(String(16))
     # The JWT subject that created it; None for an order placed with an email only.

@@ -8,7 +8,8 @@ import secrets
 
 from sqlalchemy import select
 
-from qrcheckout.auth import Buyer
+from qrcheckout.access.buyers import Buyer
+from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import (
     Conflict,
@@ -20,7 +21,7 @@ from qrcheckout.errors import (
 )
 from qrcheckout.orders.ledger import load_order, upsert_refund
 from qrcheckout.orders.models import Order, OrderPayment, OrderRefund
-from qrcheckout.orders.service import OrderService, forbidden
+from qrcheckout.orders.service import OrderService
 from qrcheckout.orders.states import (
     PAID,
     REFUNDABLE,
@@ -55,11 +56,11 @@ class OrderPayments:
 
     # -- charging a card token ---------------------------------------------------------------
 
-    async def charge(self, order_id: str, buyer: Buyer, source: str | None) -> Order:
+    async def charge(self, access: Access, order_id: str, source: str | None) -> Order:
+        """Charge a card token for the signed-in buyer's own order."""
         async with self.units() as (session, _):
             order = await load_order(session, order_id, lock=True)
-            if order.owner != buyer.subject:
-                raise forbidden()
+            access.check(Resource.ORDER, Action.CHARGE, order)
             _check_payable(order)
             if not source:
                 raise Invalid(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from qrcheckout.checkout.schemas import MAX_ITEMS, ItemIn, refuse_prices
+from qrcheckout.inputs import Input
 from qrcheckout.orders.states import OrderStatus, PaymentMode
 
 
@@ -19,7 +20,7 @@ class OrderItemIn(ItemIn):
     )
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
@@ -69,6 +70,7 @@ class OrderOut(BaseModel):
     id: str
     identifier: str
     object: str = "order"
+    merchant: str
     status: OrderStatus
     payment_mode: PaymentMode
     amount: int
@@ -77,8 +79,9 @@ class OrderOut(BaseModel):
     amount_due: int
     currency: str
     attempts: int
-    owner: str | None
-    customer_email: str | None
+    # Hidden from whoever only holds the order's id (the permission table).
+    owner: str | None = None
+    customer_email: str | None = None
     items: list[OrderItemOut]
     created_at: datetime
     expires_at: datetime | None
@@ -98,7 +101,7 @@ class OrderList(BaseModel):
     has_more: bool
 
 
-class RefundCreate(BaseModel):
+class RefundCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     amount: int | None = Field(default=None, ge=1, strict=True)
@@ -119,3 +122,8 @@ class EntitlementOut(BaseModel):
 class EntitlementList(BaseModel):
     object: str = "list"
     data: list[EntitlementOut]
+
+
+class OrderCreated(OrderOut):
+    # None for a free order: it is complete at once.
+    cancel_secret: str | None

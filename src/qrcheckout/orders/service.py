@@ -8,11 +8,15 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from qrcheckout.auth import Buyer
+from qrcheckout.access.permissions import Access, Action, Grant, Resource
+from qrcheckout.access.roles import Owner
+from qrcheckout.access.secrets import digest, holds
 from qrcheckout.catalog.service import price_cart
-from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.checkout.models import Token
+from qrcheckout.checkout.service import CANCEL_PREFIX, CheckoutService
 from qrcheckout.checkout.states import TokenKind
 from qrcheckout.config import Settings
 from qrcheckout.db import Database, utcnow
@@ -21,9 +25,8 @@ from qrcheckout.errors import (
     DomainError,
     Forbidden,
     Invalid,
-    Malformed,
-    Unauthenticated,
 )
+from qrcheckout.listing import ListFilters
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.ledger import Ledger, load_order, move
 from qrcheckout.orders.models import (
@@ -42,6 +45,7 @@ from qrcheckout.orders.states import (
     OrderStatus,
     PaymentMode,
 )
+from qrcheckout.payments.events import Mention
 from qrcheckout.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -82,6 +86,7 @@ class OrderService:
         return OrderOut(
             id=order.id,
             identifier=order.id,
+            merchant=order.merchant_id,
             status=OrderStatus(order.status),
             payment_mode=PaymentMode(order.payment_mode),
             amount=order.amount,
@@ -106,60 +111,53 @@ class OrderService:
         )
 
     def message(self, order: Order) -> dict[str, Any]:
+        """The order as its merchant sees it (its webhooks)."""
         return self.to_out(order).model_dump(mode="json")
+
+    def view(self, order: Order, grant: Grant) -> dict[str, Any]:
+        return grant.view(self.message(order))
+
+    async def read(self, access: Access, order_id: str) -> dict[str, Any]:
+        order = await self.get(order_id)
+        return self.view(order, access.check(Resource.ORDER, Action.READ, order))
+
+    async def page(self, access: Access, filters: ListFilters) -> tuple[list[dict[str, Any]], bool]:
+        """The orders ``access`` may list, newest first, a page at a time."""
+        allowed = access.scope(Resource.ORDER, Action.LIST, Order)
+        async with self.db.sessions() as session:
+            rows, has_more = await filters.page(session, Order, allowed)
+        return [self.view(o, access.check(Resource.ORDER, Action.LIST, o)) for o in rows], has_more
 
     async def get(self, order_id: str) -> Order:
         async with self.db.sessions() as session:
             return await load_order(session, order_id)
 
-    async def list_for(
-        self, owner: str, limit: int, starting_after: str | None
-    ) -> tuple[list[Order], bool]:
-        """The owner's orders, newest first, a page at a time."""
-        query = select(Order).where(Order.owner == owner)
-        async with self.db.sessions() as session:
-            if starting_after is not None:
-                cursor = await session.get(Order, starting_after)
-                if cursor is None or cursor.owner != owner:
-                    raise Malformed(
-                        "invalid_cursor",
-                        f"No order {starting_after!r} to start after.",
-                        field="starting_after",
-                    )
-                query = query.where(
-                    or_(
-                        Order.created_at < cursor.created_at,
-                        and_(Order.created_at == cursor.created_at, Order.id < cursor.id),
-                    )
-                )
-            rows = list(
-                await session.scalars(
-                    query.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)
-                )
-            )
-        return rows[:limit], len(rows) > limit
-
-    async def entitlements(self, buyer: Buyer) -> list[Entitlement]:
+    async def entitlements(self, access: Access) -> list[Entitlement]:
+        """What the caller's completed orders granted (a buyer's: by user id or email)."""
         async with self.db.sessions() as session:
             rows = await session.scalars(
                 select(Entitlement)
-                .where(Entitlement.owner.in_(buyer.owners))
+                .where(access.scope(Resource.ENTITLEMENT, Action.LIST, Entitlement))
                 .order_by(Entitlement.id)
             )
             return list(rows)
 
     # -- creating ----------------------------------------------------------------------------
 
-    async def create(self, request: OrderCreate, buyer: Buyer | None) -> Order:
-        owner = buyer.subject if buyer else None
-        email = request.customer_email or (buyer.email if buyer else None)
+    async def create(self, access: Access, request: OrderCreate) -> tuple[Order, str | None]:
+        """A new order, and the capability to cancel it while pending (shown this once)."""
+        merchant_id = access.shop_for_new(Resource.ORDER)
+        owner = access.principal.user_id
+        email = request.customer_email or access.principal.email
         if owner is None and email is None:
             raise Invalid(
                 "owner_required",
                 "Sign in or give a customer_email: someone must own what the order grants.",
             )
         async with self.units() as (session, outbox):
-            cart = await price_cart(session, ((i.product_id, i.quantity) for i in request.items))
+            cart = await price_cart(
+                session, merchant_id, ((i.product_id, i.quantity) for i in request.items)
+            )
             free = cart.amount == 0
             if request.payment_mode == PaymentMode.FREE and not free:
                 raise Invalid(
@@ -171,6 +169,7 @@ class OrderService:
             ttl = self.settings.order_ttl_seconds
             order = Order(
                 id="ord_" + secrets.token_hex(12),
+                merchant_id=merchant_id,
                 status=OrderStatus.PENDING.value,
                 payment_mode=(PaymentMode.FREE if free else PaymentMode.STRIPE).value,
                 owner=owner,
@@ -190,8 +189,18 @@ class OrderService:
                 payments=[],
                 refunds=[],
             )
+            cancel_secret = None
             if not free:
-                order.token = self.tokens.add_token(session, TokenKind.DYNAMIC, cart, ttl, email)
+                cancel_secret = CANCEL_PREFIX + secrets.token_urlsafe(24)
+                order.token = self.tokens.add_token(
+                    session,
+                    Owner(merchant_id, owner),
+                    TokenKind.DYNAMIC,
+                    cart,
+                    ttl,
+                    email,
+                    cancel_digest=digest(cancel_secret),
+                )
                 order.token_id = order.token.id
             session.add(order)
             await session.flush()
@@ -203,17 +212,21 @@ class OrderService:
             except DomainError as exc:
                 # The order stands; its payment_url opens the hosted page once the provider answers.
                 log.warning("no hosted checkout yet for order %s: %s", order.id, exc.message)
-        return await self.get(order.id)
+        return await self.get(order.id), cancel_secret
 
     # -- cancelling and expiring -------------------------------------------------------------
 
-    async def cancel(self, order_id: str, buyer: Buyer | None) -> Order:
+    async def cancel(
+        self, access: Access, order_id: str, cancel_secret: str | None = None
+    ) -> dict[str, Any]:
+        """Cancel a pending order: its owner, its merchant, or whoever holds the capability
+        returned when it was made."""
         async with self.units() as (session, _):
             order = await load_order(session, order_id, lock=True)
-            if order.owner is not None and buyer is None:
-                raise Unauthenticated("unauthorized", "Sign in as the order's owner to cancel it.")
-            if order.owner is not None and buyer is not None and buyer.subject != order.owner:
-                raise forbidden()
+            kept = order.token.cancel_digest if order.token is not None else None
+            grant = access.check(
+                Resource.ORDER, Action.CANCEL, order, capability=holds(cancel_secret, kept)
+            )
             if not move(order, OrderStatus.CANCELLED):
                 raise Conflict(
                     "order_not_cancellable",
@@ -222,7 +235,7 @@ class OrderService:
             order.failure_code = "cancelled"
             order.failure_message = "The order was cancelled."
         await self._end_token(order.token_id, cancel=True)
-        return await self.get(order_id)
+        return self.view(await self.get(order_id), grant)
 
     async def expire_due(self) -> int:
         """Expire every pending order past its time; returns how many."""
@@ -260,12 +273,25 @@ class OrderService:
             return
         try:
             if cancel:
-                await self.tokens.cancel(token_id)
+                await self.tokens.end(token_id)
             else:
                 await self.tokens.expire([token_id])
         except DomainError as exc:
             # Already paid or ended: a payment that lands now is refunded, never lost.
             log.info("token %s of an ended order stays %s", token_id, exc.code)
+
+
+async def owner_of(session: AsyncSession, mention: Mention) -> Owner | None:
+    """Whose the order or token an event names is."""
+    if mention.order_id is not None:
+        order = await session.get(Order, mention.order_id)
+        if order is not None:
+            return Owner(order.merchant_id, order.owner)
+    if mention.token_id is not None:
+        token = await session.get(Token, mention.token_id)
+        if token is not None:
+            return Owner(token.merchant_id, token.user_id)
+    return None
 
 
 def forbidden() -> Forbidden:

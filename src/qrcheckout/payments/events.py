@@ -13,6 +13,15 @@ from typing import Any
 
 from qrcheckout.payments.provider import RefundStatus
 
+# What a provider hands over, so that the intake can store it and handlers look it up: an
+# event's id and type, and every id in a change, are printable ASCII of at most these lengths;
+# an amount is at most ``MAX_EVENT_AMOUNT`` (a larger one, which nothing here asked for, is read
+# as unknown: ``None``); ``created`` is Unix seconds that fit 32 bits, else unknown.
+MAX_EVENT_ID = 255
+MAX_EVENT_TYPE = 128
+MAX_OBJECT_ID = 255
+MAX_EVENT_AMOUNT = 2**31 - 1
+
 
 @dataclass(frozen=True, kw_only=True)
 class CheckoutEvent:
@@ -86,6 +95,14 @@ class ChargeRefunded:
     refunds: tuple[RefundSeen, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Mention:
+    """The service's own ids an event names, whatever it reports: whose event it is."""
+
+    token_id: str | None = None
+    order_id: str | None = None
+
+
 ProviderEvent = (
     CheckoutPaid
     | CheckoutProcessing
@@ -99,7 +116,7 @@ ProviderEvent = (
 
 @dataclass(frozen=True)
 class WebhookEvent:
-    """A provider webhook, verified: ``id`` is unique per provider."""
+    """A provider webhook, verified: ``id`` is unique per provider (see ``MAX_EVENT_ID``)."""
 
     id: str
     type: str

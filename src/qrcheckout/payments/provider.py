@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from qrcheckout.payments.events import ProviderEvent, WebhookEvent
+    from qrcheckout.payments.events import Mention, ProviderEvent, WebhookEvent
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,9 @@ class ProviderError(Exception):
 
 class WebhookRejected(Exception):
     """A webhook that is not the provider's: ``code`` is ``invalid_signature`` (missing,
-    wrong or too old), ``invalid_json`` or ``invalid_event`` (not an event's shape)."""
+    wrong or too old), ``invalid_json`` or ``invalid_event`` (not an event's shape, or an id or
+    type that cannot be stored); or a signed event whose object cannot be read:
+    ``unreadable_event``."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -215,8 +217,15 @@ class PaymentProvider(Protocol):
 
     def changes(self, event: WebhookEvent) -> tuple[ProviderEvent, ...]:
         """What the event reports, as typed changes; empty for events the domain does not
-        follow. May raise on a payload it cannot read: the intake records that as a failure
-        of the stored event, to be retried."""
+        follow. An object not in the provider's shape raises ``WebhookRejected`` with
+        ``unreadable_event``: the intake settles the stored event as failed, with the reason,
+        since no retry of the same event can read it."""
+        ...
+
+    def mentions(self, event: WebhookEvent) -> Mention:
+        """The token and order ids the event's object carries (set when the payment was
+        opened), read leniently: an unreadable field names nothing. Used to tell whose an
+        event is when none of its changes did."""
         ...
 
     async def aclose(self) -> None:

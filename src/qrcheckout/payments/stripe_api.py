@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import stripe
 
+from qrcheckout.inputs import has_control_characters, parse_json
 from qrcheckout.payments.events import (
+    MAX_EVENT_AMOUNT,
+    MAX_EVENT_ID,
+    MAX_EVENT_TYPE,
+    MAX_OBJECT_ID,
     ChargeRefunded,
     ChargeSucceeded,
     CheckoutExpired,
     CheckoutFailed,
     CheckoutPaid,
     CheckoutProcessing,
+    Mention,
     ProviderEvent,
     RefundChanged,
     RefundSeen,
@@ -145,22 +150,34 @@ class StripeProvider:
 
     def read_webhook(self, payload: bytes) -> WebhookEvent:
         try:
-            event = json.loads(payload)
-        except ValueError as exc:
+            event = parse_json(payload)
+        except ValueError as exc:  # not JSON, not UTF-8, or nested too deep
             raise WebhookRejected("invalid_json", "The webhook body is not valid JSON.") from exc
         event_id, event_type = _envelope(event)
         created = event.get("created")
         return WebhookEvent(
             id=event_id,
             type=event_type,
-            created=created if isinstance(created, int) else None,
+            created=created if _is_int(created) and 0 <= created < 2**31 else None,
             payload=event,
         )
 
     def changes(self, event: WebhookEvent) -> tuple[ProviderEvent, ...]:
+        # Raises WebhookRejected("unreadable_event") for an object not in Stripe's shape.
         read = _READERS.get(event.type)
         change = read(event.type, event.payload["data"]["object"]) if read else None
         return (change,) if change is not None else ()
+
+    def mentions(self, event: WebhookEvent) -> Mention:
+        obj = event.payload["data"]["object"]
+        try:
+            metadata = _metadata(obj)
+            return Mention(
+                token_id=_object_id(metadata.get("token_id"), "metadata.token_id"),
+                order_id=_object_id(metadata.get("order_id"), "metadata.order_id"),
+            )
+        except WebhookRejected:
+            return Mention()
 
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
@@ -247,30 +264,109 @@ def _to_session(resource: Any) -> CheckoutSession:
 
 
 def _envelope(event: Any) -> tuple[str, str]:
+    """The event's id and type, as the intake can store them: else WebhookRejected, before
+    anything is stored."""
     if not isinstance(event, dict):
         raise WebhookRejected("invalid_event", "The webhook body is not an event object.")
     event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-        raise WebhookRejected("invalid_event", "The event has no valid id.")
-    if not isinstance(event_type, str) or not event_type:
-        raise WebhookRejected("invalid_event", "The event has no type.")
+    if not _is_name(event_id, MAX_EVENT_ID):
+        raise WebhookRejected(
+            "invalid_event",
+            f"The event has no valid id: 1 to {MAX_EVENT_ID} printable ASCII characters.",
+        )
+    if not _is_name(event_type, MAX_EVENT_TYPE):
+        raise WebhookRejected(
+            "invalid_event",
+            f"The event has no valid type: 1 to {MAX_EVENT_TYPE} printable ASCII characters.",
+        )
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise WebhookRejected("invalid_event", "The event has no data.object.")
     return event_id, event_type
 
 
-def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | None:
-    session_id = obj.get("id")
-    if not isinstance(session_id, str):
+# -- reading an event's object --------------------------------------------------------------
+# Stripe's objects have a known shape. A field the domain reads that is absent or null reads as
+# unknown (None); one that is there in another shape (metadata that is not a map of strings, an
+# id that is not a short ASCII string) makes the whole event unreadable: ``changes`` raises
+# WebhookRejected("unreadable_event"), which no retry of the same event can change.
+
+
+def _unreadable(field: str, should_be: str) -> WebhookRejected:
+    return WebhookRejected(
+        "unreadable_event", f"The event's data.object.{field} is not {should_be}."
+    )
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_name(value: Any, longest: int) -> TypeGuard[str]:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= longest
+        and value.isascii()
+        and value.isprintable()
+    )
+
+
+def _object_id(value: Any, field: str) -> str | None:
+    """A Stripe id, or an expanded object's; None when absent."""
+    if isinstance(value, dict):
+        value, field = value.get("id"), field + ".id"
+    if value is None:
         return None
-    # Stripe always sends metadata as a map; anything else fails the event, which is then
-    # recorded and retried rather than taken for a session of no token.
-    reference = (obj.get("metadata") or {}).get("token_id")
+    if not _is_name(value, MAX_OBJECT_ID):
+        raise _unreadable(field, f"an id (1 to {MAX_OBJECT_ID} printable ASCII characters)")
+    return value
+
+
+def _map(obj: dict[str, Any], field: str) -> dict[str, Any]:
+    value = obj.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _unreadable(field, "an object")
+    return value
+
+
+def _metadata(obj: dict[str, Any]) -> dict[str, str]:
+    metadata = _map(obj, "metadata")
+    if not all(isinstance(value, str) for value in metadata.values()):
+        raise _unreadable("metadata", "a map of strings")
+    return metadata
+
+
+def _text(obj: dict[str, Any], field: str) -> str | None:
+    value = obj.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or has_control_characters(value):
+        raise _unreadable(field, "text")
+    return value
+
+
+def _amount(obj: dict[str, Any], field: str) -> int | None:
+    value = obj.get(field)
+    return value if _is_int(value) and 0 <= value <= MAX_EVENT_AMOUNT else None
+
+
+def _currency(obj: dict[str, Any]) -> str:
+    value = obj.get("currency")
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isalpha():
+        return value.lower()
+    return ""  # unknown: matches no currency asked for
+
+
+def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | None:
+    session_id = _object_id(obj.get("id"), "id")
+    if session_id is None:
+        return None
     common: dict[str, Any] = {
         "session_id": session_id,
-        "reference": reference if isinstance(reference, str) else None,
-        "payment_id": _id(obj.get("payment_intent")),
-        "url": obj.get("url") if isinstance(obj.get("url"), str) else None,
+        "reference": _object_id(_metadata(obj).get("token_id"), "metadata.token_id"),
+        "payment_id": _object_id(obj.get("payment_intent"), "payment_intent"),
+        "url": _text(obj, "url"),
     }
     match event_type, obj.get("payment_status"):
         case "checkout.session.completed", "unpaid":
@@ -279,11 +375,8 @@ def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | Non
             "checkout.session.async_payment_succeeded",
             _,
         ):
-            amount = obj.get("amount_total")
             return CheckoutPaid(
-                **common,
-                amount=amount if isinstance(amount, int) else None,
-                currency=str(obj.get("currency") or "").lower(),
+                **common, amount=_amount(obj, "amount_total"), currency=_currency(obj)
             )
         case "checkout.session.async_payment_failed", _:
             return CheckoutFailed(**common)
@@ -294,27 +387,28 @@ def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | Non
 
 
 def _charge_succeeded(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
-    charge_id = obj.get("id") if isinstance(obj.get("id"), str) else None
-    payment_id = _id(obj.get("payment_intent")) or charge_id
+    charge_id = _object_id(obj.get("id"), "id")
+    payment_id = _object_id(obj.get("payment_intent"), "payment_intent") or charge_id
     if payment_id is None:
         return None
-    amount = obj.get("amount")
-    metadata = obj.get("metadata")
-    order_id = metadata.get("order_id") if isinstance(metadata, dict) else None
     return ChargeSucceeded(
         payment_id=payment_id,
         charge_id=charge_id,
-        amount=amount if isinstance(amount, int) else None,
-        currency=str(obj.get("currency") or "").lower(),
-        order_id=order_id if isinstance(order_id, str) else None,
+        amount=_amount(obj, "amount"),
+        currency=_currency(obj),
+        order_id=_object_id(_metadata(obj).get("order_id"), "metadata.order_id"),
     )
 
 
-def _refund(obj: Any) -> RefundSeen | None:
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+def _refund(obj: Any, at: str = "") -> RefundSeen | None:
+    """A refund object (``at`` is its place in the event's object, ``refunds.data.0.``)."""
+    if not isinstance(obj, dict):
+        return None
+    refund_id = _object_id(obj.get("id"), f"{at}id")
+    if refund_id is None:
         return None
     return RefundSeen(
-        id=obj["id"], amount=int(obj.get("amount") or 0), status=refund_status(obj.get("status"))
+        id=refund_id, amount=_amount(obj, "amount") or 0, status=refund_status(obj.get("status"))
     )
 
 
@@ -323,18 +417,25 @@ def _refund_changed(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
     if refund is None:
         return None
     return RefundChanged(
-        refund=refund, payment_id=_id(obj.get("payment_intent")), charge_id=_id(obj.get("charge"))
+        refund=refund,
+        payment_id=_object_id(obj.get("payment_intent"), "payment_intent"),
+        charge_id=_object_id(obj.get("charge"), "charge"),
     )
 
 
 def _charge_refunded(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
-    refunded = obj.get("amount_refunded")
-    listed = (obj.get("refunds") or {}).get("data") or []
+    listed = _map(obj, "refunds").get("data") or []
+    if not isinstance(listed, list):
+        raise _unreadable("refunds.data", "a list")
     return ChargeRefunded(
-        payment_id=_id(obj.get("payment_intent")),
-        charge_id=_id(obj.get("id")),
-        amount_refunded=refunded if isinstance(refunded, int) else None,
-        refunds=tuple(r for r in map(_refund, listed) if r is not None),
+        payment_id=_object_id(obj.get("payment_intent"), "payment_intent"),
+        charge_id=_object_id(obj.get("id"), "id"),
+        amount_refunded=_amount(obj, "amount_refunded"),
+        refunds=tuple(
+            r
+            for r in (_refund(item, f"refunds.data.{i}.") for i, item in enumerate(listed))
+            if r is not None
+        ),
     )
 
 

@@ -7,18 +7,33 @@ import asyncio
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from qrcheckout.http.deps import BusDep, Webhooks
+from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.errors import DomainError, Unauthenticated, Unavailable
+from qrcheckout.http.deps import BusDep, Webhooks, principal
 from qrcheckout.realtime import selector
 
 router = APIRouter(tags=["realtime"])
 
 KEEPALIVE_SECONDS = 15.0
+# Whose an event is: used to filter it, not shown.
+OWNERSHIP = ("merchant_id", "user_id")
 
 
 @router.websocket("/v1/realtime/stripe")
 async def stripe_channel(
     websocket: WebSocket, bus: BusDep, intake: Webhooks, selector_text: str = ""
 ) -> None:
+    """A merchant's key sees its own events; a buyer's JWT the events of its own checkouts;
+    the platform's key all. Send it in ``Authorization`` or ``?access_token=``."""
+    try:
+        access = Access(await principal(websocket))
+        access.grants(Resource.EVENT, Action.SUBSCRIBE)
+    except DomainError as exc:
+        # Accepted first: a close before the handshake reaches the client as a bare 403.
+        await websocket.accept()
+        code = 4401 if isinstance(exc, Unauthenticated) else 4403
+        await websocket.close(code=code, reason=exc.message[:120])
+        return
     text = websocket.query_params.get("selector", selector_text)
     try:
         wanted = selector.parse(text) if text else None
@@ -27,6 +42,12 @@ async def stripe_channel(
         await websocket.accept()
         await websocket.close(code=4400, reason=f"bad selector: {exc}"[:120])
         return
+    if not await bus.ping():
+        # These events reach a watcher only over the bus: without it, say so (a 503 at the
+        # handshake) rather than accept and stay silent.
+        raise Unavailable(
+            "bus_unavailable", "Live events cannot be followed right now; try again shortly."
+        )
     # Subscribed before the client is told so, so no event falls between the two.
     channel = intake.channel
     async with bus.subscribe(channel) as sub:
@@ -41,9 +62,10 @@ async def stripe_channel(
                 except TimeoutError:
                     await websocket.send_json({"type": "keepalive"})
                     continue
+                if access.allows(Resource.EVENT, Action.SUBSCRIBE, message) is None:
+                    continue
                 if wanted is None or wanted.matches(message["payload"]):
-                    await websocket.send_json(
-                        {"type": "event", "channel": channel, "data": message}
-                    )
+                    shown = {k: v for k, v in message.items() if k not in OWNERSHIP}
+                    await websocket.send_json({"type": "event", "channel": channel, "data": shown})
         except WebSocketDisconnect:
             return

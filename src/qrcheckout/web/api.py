@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -10,22 +11,56 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
+from qrcheckout.access.permissions import Access
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
+from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.errors import DomainError
-from qrcheckout.http.deps import Tokens, container
-from qrcheckout.http.errors import status_of
+from qrcheckout.http.deps import CANCEL_COOKIE, AccessDep, Tokens, container, principal
+from qrcheckout.http.errors import headers_of, status_of
+from qrcheckout.http.ratelimit import client_ip, limiter
 from qrcheckout.money import format_amount
+from qrcheckout.ratelimit import Rule
 
 router = APIRouter(include_in_schema=False)
+CANCEL_COOKIE_SECONDS = 86_400
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["money"] = format_amount
 
 
-async def _shop(request: Request, error: str = "", status: int = 200) -> Response:
-    products = await container(request).catalog.products()
+def brand_of(request: Request) -> Merchant | None:
+    found: Merchant | None = getattr(request.state, "brand", None)
+    return found
+
+
+def shop_name(request: Request) -> str:
+    brand = brand_of(request)
+    return brand.name if brand is not None else "qrcheckout"
+
+
+templates.env.globals["brand_of"] = brand_of
+templates.env.globals["shop_name"] = shop_name
+
+
+async def _shop(
+    request: Request, error: str = "", status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    access = Access(await principal(request))
+    products = await container(request).catalog.products(access)
+    shop = access.principal.shop
+    await _brand(request, shop)
     return templates.TemplateResponse(
-        request, "shop.html", {"products": products, "error": error}, status_code=status
+        request,
+        "shop.html",
+        {
+            "products": products,
+            "error": error,
+            "checkout_url": "/shop/checkout"
+            + ("" if shop == DEFAULT_MERCHANT else f"?merchant={shop}"),
+        },
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -35,7 +70,7 @@ async def shop(request: Request) -> Response:
 
 
 @router.post("/shop/checkout")
-async def shop_checkout(request: Request, tokens: Tokens) -> Response:
+async def shop_checkout(request: Request, tokens: Tokens, access: AccessDep) -> Response:
     form = await request.form()
     items = []
     for key, value in form.multi_items():
@@ -48,15 +83,28 @@ async def shop_checkout(request: Request, tokens: Tokens) -> Response:
     if not items:
         return await _shop(request, "Pick at least one item.", 422)
     try:
+        await limiter(request).hit(Rule.TOKENS, client_ip(request))
         body = TokenCreate.model_validate(
             {"items": items, "customer_email": str(form.get("email") or "") or None}
         )
-        token = await tokens.create(body)
+        token, cancel_secret = await tokens.create(access, body)
     except ValidationError as exc:
         return await _shop(request, exc.errors()[0]["msg"], 422)
     except DomainError as exc:
-        return await _shop(request, exc.message, status_of(exc))
-    return RedirectResponse(f"/checkout/{token.id}", status_code=303)
+        return await _shop(request, exc.message, status_of(exc), headers_of(exc))
+    moved = RedirectResponse(f"/checkout/{token.id}", status_code=303)
+    # This browser made the token, so it may cancel it: the capability rides in a cookie
+    # sent only to that token's cancel route, never to script or another site.
+    moved.set_cookie(
+        CANCEL_COOKIE,
+        cancel_secret,
+        max_age=CANCEL_COOKIE_SECONDS,
+        path=f"/v1/tokens/{token.id}/cancel",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return moved
 
 
 @router.get("/checkout/{token_id}", response_class=HTMLResponse)
@@ -65,23 +113,35 @@ async def qr_page(token_id: str, request: Request, tokens: Tokens) -> Response:
         out = tokens.to_out(await tokens.get(token_id))
     except DomainError as exc:
         return _notice(request, "Checkout not found", exc.message, status_of(exc))
+    out.customer_email = None  # the page shows what anyone holding the link may see
+    await _brand(request, out.merchant)
     svg = Markup(qr.svg(out.url, scale=6).decode())
     return templates.TemplateResponse(request, "qr.html", {"token": out, "qr_svg": svg})
 
 
 @router.get("/t/{token_id}")
 async def scan(token_id: str, request: Request, tokens: Tokens) -> Response:
+    rates, client = limiter(request), client_ip(request)
+
+    async def count_new_session() -> None:
+        await rates.hit(Rule.SCANS_PER_IP, client)
+        await rates.hit(Rule.SCANS_PER_TOKEN, token_id)
+
     try:
-        url = await tokens.scan(token_id)
+        url = await tokens.scan(token_id, count_new_session)
     except DomainError as exc:
+        await _brand_of_token(request, tokens, token_id)
         title = _ENDED_TITLES.get(exc.code, "Cannot open this checkout")
         tone = "good" if exc.code == "token_paid" else "bad"
-        return _notice(request, title, exc.message, status_of(exc), tone=tone)
+        return _notice(
+            request, title, exc.message, status_of(exc), tone=tone, headers=headers_of(exc)
+        )
     return RedirectResponse(url, status_code=303)
 
 
 @router.get("/t/{token_id}/done", response_class=HTMLResponse)
-async def done(token_id: str, request: Request) -> Response:
+async def done(token_id: str, request: Request, tokens: Tokens) -> Response:
+    await _brand_of_token(request, tokens, token_id)
     return _notice(
         request,
         "Thank you!",
@@ -92,7 +152,8 @@ async def done(token_id: str, request: Request) -> Response:
 
 
 @router.get("/t/{token_id}/back", response_class=HTMLResponse)
-async def back(token_id: str, request: Request) -> Response:
+async def back(token_id: str, request: Request, tokens: Tokens) -> Response:
+    await _brand_of_token(request, tokens, token_id)
     return _notice(
         request,
         "Payment not completed",
@@ -107,7 +168,18 @@ _ENDED_TITLES = {
     "token_cancelled": "Checkout cancelled",
     "token_failed": "Payment failed",
     "token_expired": "Checkout expired",
+    "rate_limited": "Too many attempts",
 }
+
+
+async def _brand(request: Request, merchant_id: str) -> None:
+    """The merchant whose name, logo and accent colour the page wears."""
+    request.state.brand = await container(request).merchants.brand(merchant_id)
+
+
+async def _brand_of_token(request: Request, tokens: CheckoutService, token_id: str) -> None:
+    with contextlib.suppress(DomainError):  # an unknown token: the page wears no merchant's face
+        await _brand(request, (await tokens.get(token_id)).merchant_id)
 
 
 def _notice(
@@ -118,10 +190,12 @@ def _notice(
     *,
     tone: str = "bad",
     link: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     return templates.TemplateResponse(
         request,
         "notice.html",
         {"title": title, "message": message, "tone": tone, "link": link},
         status_code=status,
+        headers=headers,
     )

@@ -15,6 +15,9 @@ class StripeEvent(Base):
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(128), index=True)
+    # Whose it is, once processing found its token or order: who may see it on the channel.
+    merchant_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(255))
     # The event's own ``created``, in Unix seconds as the provider sent it.
     created: Mapped[int | None] = mapped_column(Integer)
     # received -> processed | ignored | failed (failed is retried on redelivery)

@@ -13,9 +13,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.roles import Owner
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import DomainError, Malformed, RetryLater
-from qrcheckout.payments.events import WebhookEvent
+from qrcheckout.payments.events import Mention, WebhookEvent
 from qrcheckout.payments.provider import PaymentProvider, WebhookRejected
 from qrcheckout.realtime.bus import Outbox
 from qrcheckout.unit import UnitOfWork
@@ -30,10 +31,13 @@ class Receipt:
     event_id: str
     status: EventStatus
     duplicate: bool
+    #: Why a settled event failed (its object could not be read).
+    error: str | None = None
 
 
 E = TypeVar("E")
-Handler = Callable[[AsyncSession, Outbox, Any], Awaitable[bool]]
+# A handler applies a change and says whose row it touched (None: not one of ours).
+Handler = Callable[[AsyncSession, Outbox, Any], Awaitable[Owner | None]]
 
 # A stored event still unsettled this long after it arrived was cut off by a stop or a crash.
 REPLAY_AFTER_SECONDS = 5
@@ -51,9 +55,13 @@ class WebhookIntake:
         #: Every stored event is published here: ``{"id", "type", "created", "payload"}``.
         self.channel = provider.name
         self.handlers: dict[type[Any], list[Handler]] = {}
+        #: Whose an event is that no handler applied (``payment_intent.created``, ...).
+        self.owner_of: Callable[[AsyncSession, Mention], Awaitable[Owner | None]] | None = None
 
     def on(
-        self, change: type[E], handler: Callable[[AsyncSession, Outbox, E], Awaitable[bool]]
+        self,
+        change: type[E],
+        handler: Callable[[AsyncSession, Outbox, E], Awaitable[Owner | None]],
     ) -> None:
         """Run ``handler`` for each ``change`` of this type, after those registered before."""
         self.handlers.setdefault(change, []).append(handler)
@@ -127,16 +135,42 @@ class WebhookIntake:
                     stored = await session.get(StripeEvent, event_id)
                     status = EventStatus(stored.status) if stored else EventStatus.PROCESSED
                     return Receipt(event_id, status, duplicate=True)
-                handled = False
-                for change in self.provider.changes(event):
+                try:
+                    changes = self.provider.changes(event)
+                except WebhookRejected as exc:
+                    # Signed and stored, but its object is not in the provider's shape: no
+                    # retry of the same event can read it, so it is settled as failed, with
+                    # the reason, and answered 2xx (a redelivery reads it again).
+                    log.error("webhook %s (%s) cannot be read: %s", event_id, event.type, exc)
+                    await session.execute(
+                        update(StripeEvent)
+                        .where(StripeEvent.id == event_id)
+                        .values(
+                            status=EventStatus.FAILED.value,
+                            processed_at=utcnow(),
+                            error=f"{exc.code}: {exc.message}"[:2000],
+                        )
+                    )
+                    return Receipt(event_id, EventStatus.FAILED, False, exc.message)
+                owner: Owner | None = None
+                for change in changes:
                     for handler in self.handlers.get(type(change), ()):
-                        handled = await handler(session, outbox, change) or handled
-                status = EventStatus.PROCESSED if handled else EventStatus.IGNORED
+                        owner = await handler(session, outbox, change) or owner
+                status = EventStatus.PROCESSED if owner else EventStatus.IGNORED
+                if owner is None and self.owner_of is not None:
+                    owner = await self.owner_of(session, self.provider.mentions(event))
                 await session.execute(
                     update(StripeEvent)
                     .where(StripeEvent.id == event_id)
-                    .values(status=status.value, processed_at=utcnow(), error=None)
+                    .values(
+                        status=status.value,
+                        processed_at=utcnow(),
+                        error=None,
+                        merchant_id=owner.merchant_id if owner else None,
+                        user_id=owner.user_id if owner else None,
+                    )
                 )
+                # Whose it is travels with it: the channel shows each watcher only its own.
                 outbox.add(
                     self.channel,
                     {
@@ -144,6 +178,8 @@ class WebhookIntake:
                         "type": event.type,
                         "created": event.created,
                         "payload": event.payload,
+                        "merchant_id": owner.merchant_id if owner else None,
+                        "user_id": owner.user_id if owner else None,
                     },
                 )
         except DomainError:

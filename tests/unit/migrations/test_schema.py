@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 # Every models module, so that Base.metadata holds every table.
+import qrcheckout.access.models
 import qrcheckout.catalog.models
 import qrcheckout.checkout.models
 import qrcheckout.notifications.models

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from qrcheckout.payments.events import (
+    MAX_EVENT_ID,
+    MAX_EVENT_TYPE,
     ChargeRefunded,
     ChargeSucceeded,
     CheckoutExpired,
@@ -33,6 +35,7 @@ from qrcheckout.payments.events import (
 )
 from qrcheckout.payments.provider import RefundStatus, WebhookRejected
 from qrcheckout.payments.stripe_api import WEBHOOK_TOLERANCE_SECONDS, StripeProvider
+from qrcheckout.webhooks.models import StripeEvent
 
 SECRET = "whsec_x"
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "stripe" / "fixtures3.json"
@@ -366,6 +369,115 @@ def test_an_event_id_longer_than_can_be_stored_is_rejected(provider: StripeProvi
         provider.read_webhook(body.encode())
     # 255 characters is the most a stored event id holds, and is read.
     assert provider.read_webhook(body.replace("x", "", 1).encode()).id == "evt_" + "x" * 251
+
+
+def test_the_longest_id_and_type_read_are_the_longest_stored() -> None:
+    columns = StripeEvent.__table__.c
+    assert (columns.id.type.length, columns.type.type.length) == (MAX_EVENT_ID, MAX_EVENT_TYPE)
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {"id": "evt_1", "type": "x" * 129},
+        {"id": "evt_1", "type": "charge.\u0000succeeded"},
+        {"id": "evt_1", "type": "charge.succeeded\n"},
+        {"id": "evt_1", "type": ["charge.succeeded"]},
+        {"id": "evt_\u0000", "type": "charge.succeeded"},
+        {"id": "evt_\u00e9", "type": "charge.succeeded"},
+        {"id": "evt_\ud800", "type": "charge.succeeded"},
+        {"id": True, "type": "charge.succeeded"},
+    ],
+)
+def test_an_envelope_that_cannot_be_stored_is_rejected(
+    provider: StripeProvider, envelope: dict[str, Any]
+) -> None:
+    body = json.dumps(envelope | {"data": {"object": {}}})
+    with rejected("invalid_event"):
+        provider.read_webhook(body.encode())
+
+
+@pytest.mark.parametrize("created", [2**31, -1, True, 1.5, "1732000000", None])
+def test_a_created_time_that_does_not_fit_is_unknown(
+    provider: StripeProvider, created: Any
+) -> None:
+    body = {"id": "evt_1", "type": "ping", "created": created, "data": {"object": {}}}
+    assert provider.read_webhook(json.dumps(body).encode()).created is None
+
+
+def test_a_body_nested_too_deep_is_not_json(provider: StripeProvider) -> None:
+    with rejected("invalid_json"):
+        provider.read_webhook(b'{"a":' * 30_000 + b"1" + b"}" * 30_000)
+
+
+# -- objects that cannot be read -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"metadata": "token_id=x"}, "metadata"),
+        ({"metadata": ["token_id"]}, "metadata"),
+        ({"metadata": {"token_id": 7}}, "metadata"),
+        ({"metadata": {"token_id": TOKEN_ID, "note": None}}, "metadata"),
+        ({"metadata": {"token_id": "x" * 256}}, "metadata.token_id"),
+        ({"metadata": {"token_id": "tok\u0000"}}, "metadata.token_id"),
+        ({"id": 12}, "id"),
+        ({"id": "cs_" + "x" * 300}, "id"),
+        ({"payment_intent": 12}, "payment_intent"),
+        ({"payment_intent": {"id": "pi_\u0000"}}, "payment_intent.id"),
+        ({"url": 12}, "url"),
+        ({"url": "https://pay.example/\u0000"}, "url"),
+    ],
+)
+def test_a_session_in_another_shape_than_stripes_is_unreadable(
+    provider: StripeProvider, fields: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        changes(provider, event("checkout.session.completed", completed_session(**fields)))
+    assert caught.value.code == "unreadable_event"
+    assert f"data.object.{where} is not" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("event_type", "fields"),
+    [
+        ("charge.succeeded", {"metadata": {"order_id": ["ord_1"]}}),
+        ("charge.succeeded", {"metadata": {"order_id": "ord_\u0000"}}),
+        ("charge.refunded", {"refunds": "re_1"}),
+        ("charge.refunded", {"refunds": {"data": "re_1"}}),
+        ("charge.refunded", {"refunds": {"data": [{"id": None}, {"id": 7}]}}),
+        ("charge.refunded", {"payment_intent": ["pi_1"]}),
+    ],
+)
+def test_a_charge_in_another_shape_than_stripes_is_unreadable(
+    provider: StripeProvider, event_type: str, fields: dict[str, Any]
+) -> None:
+    charge = example("charge")
+    charge.update(fields)
+    with rejected("unreadable_event"):
+        changes(provider, event(event_type, charge))
+
+
+def test_a_refund_in_another_shape_than_stripes_is_unreadable(provider: StripeProvider) -> None:
+    with rejected("unreadable_event"):
+        changes(provider, event("refund.updated", refund("re_1", 100, "pending", charge={"id": 5})))
+
+
+@pytest.mark.parametrize("amount", [2**31, -1, True, "1500", 15.0])
+def test_an_amount_nothing_here_asked_for_is_unknown(provider: StripeProvider, amount: Any) -> None:
+    (change,) = changes(
+        provider, event("checkout.session.completed", completed_session(amount_total=amount))
+    )
+    assert isinstance(change, CheckoutPaid) and change.amount is None
+
+
+@pytest.mark.parametrize("currency", ["usdx", "us", 840, None, "u$d"])
+def test_a_currency_that_is_no_code_is_unknown(provider: StripeProvider, currency: Any) -> None:
+    (change,) = changes(
+        provider, event("checkout.session.completed", completed_session(currency=currency))
+    )
+    assert isinstance(change, CheckoutPaid) and change.currency == ""
 
 
 # -- signatures ------------------------------------------------------------------------------

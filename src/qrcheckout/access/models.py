@@ -1,0 +1,47 @@
+"""Merchants (the owners of catalogs, tokens, orders and events) and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qrcheckout.db import Base, UTCDateTime, utcnow
+
+DEFAULT_MERCHANT = "default"
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    logo_url: Mapped[str | None] = mapped_column(Text)
+    accent_color: Mapped[str | None] = mapped_column(String(7))
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    default_currency: Mapped[str] = mapped_column(String(3), default="usd")
+    # Origins it may send buyers back to and accept browser calls from, besides the service's.
+    allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Where its ``order.*`` events are delivered.
+    webhook_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ApiKey(Base):
+    """A secret key, stored only as its SHA-256: a merchant's, or the platform's (no merchant)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key's last four characters, to tell keys apart in a list.
+    last4: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

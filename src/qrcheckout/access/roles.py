@@ -1,0 +1,39 @@
+"""The four roles, and the principal a request acts as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ANONYMOUS = "anonymous"
+    USER = "user"  # a buyer, signed in with a JWT
+    MERCHANT = "merchant"  # a merchant's API key
+    ADMIN = "admin"  # the platform's key
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose a row is: a merchant's, and a signed-in buyer's when one made it."""
+
+    merchant_id: str
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who asks: ``merchant_id`` for a merchant's key, ``user_id`` (and ``email``) for a
+    buyer; ``shop`` is the merchant the request addresses (its own, for a merchant)."""
+
+    role: Role
+    shop: str
+    merchant_id: str | None = None
+    user_id: str | None = None
+    email: str | None = None
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """The values a buyer's rows are owned under: its user id, and its email if known."""
+        found = tuple(value for value in (self.user_id, self.email) if value)
+        return found

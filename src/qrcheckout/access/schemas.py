@@ -1,0 +1,117 @@
+"""Merchant and API key shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    model_validator,
+)
+
+from qrcheckout.access.origins import origin_of
+from qrcheckout.inputs import Currency, Input
+
+MERCHANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+MAX_ORIGINS = 20
+NOT_NULL = frozenset({"name", "default_currency", "allowed_origins", "webhook_urls"})
+
+
+def _origin(value: str) -> str:
+    origin = origin_of(value)
+    if origin is None or origin != value.rstrip("/").lower():
+        raise ValueError(f"{value!r} is not an origin (scheme://host[:port], no path)")
+    return origin
+
+
+Origin = Annotated[str, Field(max_length=300), AfterValidator(_origin)]
+Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class MerchantSettings(Input):
+    """What a merchant sets: its face on the pages, where it is told, what it trusts."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    logo_url: HttpUrl | None = None
+    accent_color: Color | None = None
+    support_email: EmailStr | None = None
+    default_currency: Currency | None = None
+    allowed_origins: list[Origin] | None = Field(default=None, max_length=MAX_ORIGINS)
+    webhook_urls: list[HttpUrl] | None = Field(default=None, max_length=MAX_ORIGINS)
+
+    @model_validator(mode="after")
+    def _required_are_not_null(self) -> MerchantSettings:
+        nulls = sorted(n for n in self.model_fields_set & NOT_NULL if getattr(self, n) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """The fields sent, as stored (URLs as text; null clears an optional one)."""
+        values: dict[str, object] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if name == "webhook_urls":
+                value = [str(url) for url in value]
+            elif name == "logo_url" and value is not None:
+                value = str(value)
+            values[name] = value
+        return values
+
+
+class MerchantCreate(MerchantSettings):
+    id: str = Field(pattern=MERCHANT_ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MerchantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    object: str = "merchant"
+    name: str
+    logo_url: str | None
+    accent_color: str | None
+    support_email: str | None
+    default_currency: str
+    allowed_origins: list[str]
+    webhook_urls: list[str]
+    created_at: datetime
+
+
+class MerchantList(BaseModel):
+    object: str = "list"
+    data: list[MerchantOut]
+
+
+class KeyCreate(Input):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    object: str = "api_key"
+    merchant_id: str | None
+    name: str
+    last4: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    # Shown this once; only its SHA-256 is kept.
+    secret: str
+
+
+class KeyList(BaseModel):
+    object: str = "list"
+    data: list[KeyOut]

@@ -1,0 +1,77 @@
+"""What clients send, read so that a bad value is refused as such, never met deeper down.
+
+Request bodies are ``Input`` models: no unknown fields, and no control character in any string
+(PostgreSQL cannot store NUL, and no id, name or email holds one). A route that reads its body
+itself parses it with ``parse_json``; currencies are ``Currency``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
+
+from qrcheckout.money import is_currency
+
+# C0 controls but tab, newline and carriage return; DEL; lone surrogates (text with no UTF-8
+# form, which no database stores either).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+NO_CONTROL_CHARACTERS = "control characters are not allowed"
+
+
+def has_control_characters(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def parse_json(data: bytes | str) -> Any:
+    """``json.loads``; a document nested too deep to read raises ``ValueError`` like any other
+    malformed one (``json`` itself raises ``RecursionError``)."""
+    try:
+        return json.loads(data)
+    except RecursionError as exc:
+        raise ValueError("the JSON document is nested too deeply") from exc
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        if has_control_characters(value):
+            raise PydanticCustomError("control_characters", NO_CONTROL_CHARACTERS)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _plain(item)
+    return value
+
+
+class Input(BaseModel):
+    """A request body: unknown fields refused, and every string (in lists too) free of control
+    characters. Nested models are ``Input`` models as well."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return _plain(value)
+
+
+def _known_currency(code: str) -> str:
+    if not is_currency(code):
+        raise PydanticCustomError(
+            "currency",
+            "'{code}' is not a currency Stripe takes; give a lowercase ISO 4217 code such as 'usd'",
+            {"code": code},
+        )
+    return code
+
+
+def _lowercase(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+#: A currency Stripe takes, as Stripe writes it: ``"usd"``.
+Currency = Annotated[str, AfterValidator(_known_currency)]
+#: The same, also written in capitals (``"USD"``), as shop front-ends may send it; read lowercase.
+AnyCaseCurrency = Annotated[str, BeforeValidator(_lowercase), AfterValidator(_known_currency)]

@@ -1,0 +1,70 @@
+"""Lists of tokens or orders: filtered, newest first, a page at a time after a cursor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qrcheckout.errors import Malformed
+
+MAX_PAGE = 100
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What a list keeps: a status, a created range (``created_gte <= created_at <
+    created_lt``), a buyer's email; ``starting_after`` is the last id of the page before."""
+
+    limit: int = 10
+    starting_after: str | None = None
+    status: str | None = None
+    created_gte: datetime | None = None
+    created_lt: datetime | None = None
+    email: str | None = None
+
+    async def page(
+        self, session: AsyncSession, model: type[Row], allowed: ColumnElement[bool]
+    ) -> tuple[list[Row], bool]:
+        """One page of the rows of ``model`` that ``allowed`` keeps; and whether more follow."""
+        table: Any = model
+        query = select(model).where(allowed)
+        if self.status is not None:
+            query = query.where(table.status == self.status)
+        if self.created_gte is not None:
+            query = query.where(table.created_at >= self.created_gte)
+        if self.created_lt is not None:
+            query = query.where(table.created_at < self.created_lt)
+        if self.email is not None:
+            query = query.where(table.customer_email == self.email.lower())
+        if self.starting_after is not None:
+            found = (
+                await session.execute(
+                    select(table.created_at, table.id).where(
+                        table.id == self.starting_after, allowed
+                    )
+                )
+            ).first()
+            if found is None:
+                raise Malformed(
+                    "invalid_cursor",
+                    f"No {table.__tablename__[:-1]} {self.starting_after!r} to start after.",
+                    field="starting_after",
+                )
+            created_at, row_id = found
+            query = query.where(
+                or_(
+                    table.created_at < created_at,
+                    and_(table.created_at == created_at, table.id < row_id),
+                )
+            )
+        rows = list(
+            await session.scalars(
+                query.order_by(table.created_at.desc(), table.id.desc()).limit(self.limit + 1)
+            )
+        )
+        return rows[: self.limit], len(rows) > self.limit

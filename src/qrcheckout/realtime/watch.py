@@ -1,0 +1,104 @@
+"""One watcher of a record whose truth is in the database, pushed its changes over the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from qrcheckout.realtime.bus import RESYNC, Bus
+
+log = logging.getLogger(__name__)
+
+State = dict[str, Any]
+
+
+class Watch:
+    """Subscribed before the record is read, so no change falls between the read and the
+    watch: the current state first, then each change, ending after ``done(state)``.
+
+    While the bus is live the database is not read again. A resync signal (the bus came back
+    and may have lost messages) reads it once; while the bus is down it is read every
+    ``poll_seconds``, so a change committed meanwhile still arrives.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        topic: str,
+        read: Callable[[], Awaitable[State]],
+        done: Callable[[State], bool],
+        *,
+        poll_seconds: float = 1.0,
+        keepalive_seconds: float = 15.0,
+    ) -> None:
+        self.sub = bus.subscribe(topic)
+        self._read = read
+        self._done = done
+        self.poll_seconds = poll_seconds
+        self.keepalive_seconds = keepalive_seconds
+        self.current: State = {}
+
+    async def open(self) -> None:
+        """Subscribe and read the record; whatever ``read`` raises leaves nothing open."""
+        await self.sub.__aenter__()
+        try:
+            self.current = await self._read()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        await self.sub.__aexit__(None, None, None)
+
+    async def states(self) -> AsyncIterator[State]:
+        """The states to send; ``{}`` asks for a keepalive."""
+        loop = asyncio.get_running_loop()
+        try:
+            yield self.current
+            sent = loop.time()
+            # When to read the database next; None while the bus is trusted.
+            due: float | None = None
+            while not self._done(self.current):
+                now = loop.time()
+                if due is None and not self.sub.live:
+                    # Spread out the reads of the many watchers the bus dropped at once.
+                    due = now + random.uniform(0, self.poll_seconds)
+                wake = min(sent + self.keepalive_seconds, math.inf if due is None else due)
+                try:
+                    item = await asyncio.wait_for(self.sub.receive(), max(wake - now, 0))
+                except TimeoutError:
+                    item = None
+                state = None
+                if item is RESYNC:
+                    if self.sub.live:
+                        due = loop.time()
+                elif item is not None:
+                    state = item
+                if due is not None and loop.time() >= due:
+                    fresh = await self._reread()
+                    state = state if fresh is None else fresh
+                    trusted = self.sub.live and fresh is not None
+                    due = None if trusted else loop.time() + self.poll_seconds
+                if state is not None and state != self.current:
+                    self.current = state
+                    yield state
+                    sent = loop.time()
+                elif loop.time() - sent >= self.keepalive_seconds:
+                    yield {}
+                    sent = loop.time()
+        finally:
+            await self.close()
+
+    async def _reread(self) -> State | None:
+        """The record as committed now, or None when it cannot be read (tried again later)."""
+        # Whatever is queued was published before this read began, so the read holds it.
+        self.sub.clear()
+        try:
+            return await self._read()
+        except Exception:
+            log.warning("could not read %s again; retrying", self.sub.topic, exc_info=True)
+            return None
