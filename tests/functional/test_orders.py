@@ -31,7 +31,7 @@ from tests.support.orders import (
     wait_order,
     wait_order_status,
 )
-from tests.support.stripe_events import encode, session_event, signature
+from tests.support.stripe_events import deliver, session_event
 
 ORDER_FIELDS = {
     "id",
@@ -448,15 +448,7 @@ def test_money_arriving_after_expiry_is_refunded_automatically(make_server: Any)
         currency="usd",
     )
     event["data"]["object"]["payment_intent"] = intent.id
-    payload = encode(event)
-    delivered = server.client.post(
-        "/v1/webhooks/stripe",
-        content=payload,
-        headers={
-            "Content-Type": "application/json",
-            "Stripe-Signature": signature(payload, WEBHOOK_SECRET),
-        },
-    )
+    delivered = deliver(server.client, event, WEBHOOK_SECRET)
     assert delivered.status_code == 200, delivered.text
     intent_id = intent.id
 

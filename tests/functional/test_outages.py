@@ -26,7 +26,7 @@ from tests.conftest import WEBHOOK_SECRET, ServerFactory
 from tests.support.auth import API_KEY, merchant
 from tests.support.flows import create_token, pay_page, token
 from tests.support.server import RunningServer, wait_until
-from tests.support.stripe_events import encode, session_event, signature
+from tests.support.stripe_events import deliver, token_paid
 from tests.support.tcp_proxy import TcpProxy
 
 REDIS_URL = os.environ.get("QRCHECKOUT_TEST_REDIS_URL")
@@ -163,19 +163,7 @@ def test_a_bus_outage_fails_no_committed_change_and_is_reported(
         assert (status, health["database"], health["bus"]) == (503, "ok", "down")
         assert health["status"] == "unavailable"
         # Paying publishes the new state on the bus: the payment is committed all the same.
-        event = session_event(
-            "checkout.session.completed",
-            session_id=session_id,
-            token_id=created["id"],
-            amount_total=created["amount_total"],
-            currency=created["currency"],
-        )
-        payload = encode(event)
-        answer = server.client.post(
-            "/v1/webhooks/stripe",
-            content=payload,
-            headers={"Stripe-Signature": signature(payload, WEBHOOK_SECRET)},
-        )
+        answer = deliver(server.client, token_paid(created, session_id), WEBHOOK_SECRET)
         assert answer.status_code == 200 and answer.json()["status"] == "processed"
         assert token(server, created["id"])["status"] == "success"
         # The provider's event channel reaches a watcher only over the bus: refused, not silent.

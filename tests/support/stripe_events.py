@@ -9,6 +9,8 @@ import secrets
 import time
 from typing import Any
 
+import httpx
+
 
 def signature(payload: str, secret: str, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
@@ -53,3 +55,27 @@ def session_event(
 
 def encode(event: dict[str, Any]) -> str:
     return json.dumps(event)
+
+
+def token_paid(token: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """Stripe's ``checkout.session.completed`` for a token's whole amount."""
+    return session_event(
+        "checkout.session.completed",
+        session_id=session_id,
+        token_id=token["id"],
+        amount_total=token["amount_total"],
+        currency=token["currency"],
+    )
+
+
+def deliver(client: httpx.Client, event: dict[str, Any], secret: str) -> httpx.Response:
+    """POST ``event`` to the service's Stripe webhook, signed with ``secret``."""
+    payload = encode(event)
+    return client.post(
+        "/v1/webhooks/stripe",
+        content=payload,
+        headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": signature(payload, secret),
+        },
+    )

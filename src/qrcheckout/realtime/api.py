@@ -4,7 +4,9 @@ by a selector (``?selector=id = 'ch_...'``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from qrcheckout.access.permissions import Access, Action, Resource
@@ -50,12 +52,14 @@ async def stripe_channel(
         )
     # Subscribed before the client is told so, so no event falls between the two.
     channel = intake.channel
-    async with bus.subscribe(channel) as sub:
-        try:
-            await websocket.accept()
-            await websocket.send_json(
-                {"type": "subscribed", "channel": channel, "selector": text or None}
-            )
+    async with bus.subscribe(channel) as sub, anyio.create_task_group() as tasks:
+        await websocket.accept()
+        await websocket.send_json(
+            {"type": "subscribed", "channel": channel, "selector": text or None}
+        )
+        # The client sends nothing; reading is how its leaving is noticed at once.
+        tasks.start_soon(_until_closed, websocket, tasks.cancel_scope)
+        with contextlib.suppress(WebSocketDisconnect):
             while True:
                 try:
                     message = await asyncio.wait_for(sub.get(), KEEPALIVE_SECONDS)
@@ -67,5 +71,10 @@ async def stripe_channel(
                 if wanted is None or wanted.matches(message["payload"]):
                     shown = {k: v for k, v in message.items() if k not in OWNERSHIP}
                     await websocket.send_json({"type": "event", "channel": channel, "data": shown})
-        except WebSocketDisconnect:
-            return
+        tasks.cancel_scope.cancel()
+
+
+async def _until_closed(websocket: WebSocket, stream: anyio.CancelScope) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+    stream.cancel()
