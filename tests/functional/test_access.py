@@ -40,7 +40,13 @@ def _acme(server: RunningServer) -> str:
     """A second merchant, ``acme``, with its own catalog; returns its new key."""
     made = server.client.post(
         "/v1/merchants",
-        json={"id": "acme", "name": "Acme Tickets", "accent_color": "#aa3300"},
+        json={
+            "id": "acme",
+            "name": "Acme Tickets",
+            "accent_color": "#aa3300",
+            "support_email": "help@acme.example",
+            "default_currency": "eur",
+        },
         headers=bearer(ADMIN_KEY),
     )
     assert made.status_code == 201, made.text
@@ -51,7 +57,7 @@ def _acme(server: RunningServer) -> str:
     secret: str = key.json()["secret"]
     product = server.client.post(
         "/v1/products",
-        json={"id": "espresso", "name": "Gig ticket", "unit_amount": 4500, "currency": "eur"},
+        json={"id": "espresso", "name": "Gig ticket", "unit_amount": 4500},
         headers=bearer(secret),
     )
     assert product.status_code == 201, product.text
@@ -83,6 +89,7 @@ def test_each_merchant_has_its_own_catalog_and_prices(make_server: ServerFactory
     # Each shop's pages wear its name and accent colour.
     page = server.client.get("/?merchant=acme").text
     assert "Acme Tickets" in page and "--accent: #aa3300" in page and "Gig ticket" in page
+    assert "help@acme.example" in page
     assert "Acme Tickets" not in server.client.get("/").text
     qr_page = server.client.get(f"/checkout/{there['id']}").text
     assert "Acme Tickets" in qr_page and "€45.00" in qr_page

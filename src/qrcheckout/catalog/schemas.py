@@ -34,7 +34,8 @@ class ProductCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     unit_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True)
-    currency: Currency
+    # Unset: the merchant's default currency.
+    currency: Currency | None = None
 
 
 class ProductUpdate(Input):

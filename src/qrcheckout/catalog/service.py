@@ -143,9 +143,13 @@ class Catalog:
         async with self.db.transaction() as session:
             if await session.get(Product, (merchant_id, new.id)) is not None:
                 raise Conflict("product_exists", f"A product with id {new.id!r} exists.")
+            merchant = await session.get(Merchant, merchant_id)
+            if merchant is None:
+                raise NotFound("merchant_not_found", f"No merchant {merchant_id!r}.")
             now = utcnow()
             product = Product(
-                **new.model_dump(),
+                **new.model_dump(exclude={"currency"}),
+                currency=new.currency or merchant.default_currency,
                 merchant_id=merchant_id,
                 active=True,
                 created_at=now,
