@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from qrcheckout import migrations
+from qrcheckout import logs, migrations
 from qrcheckout.access.models import DEFAULT_MERCHANT
 from qrcheckout.access.service import Merchants
 from qrcheckout.config import Settings
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"secret key {app.state.sandbox_api_key}",
                 flush=True,
             )
+        logs.install()
         uvicorn.run(
             app,
             host=args.host,

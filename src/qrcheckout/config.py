@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Unset: the built-in Stripe-compatible sandbox is started and used.
     stripe_secret_key: str | None = None
+    # Outside development, the sandbox (no Stripe key) runs only when asked for: a staging site.
+    sandbox_outside_development: bool = False
     # Unset with the sandbox: a secret is generated once and kept in ``data_dir``.
     stripe_webhook_secret: str | None = None
     # Unset: Stripe itself with a key, or the built-in sandbox without one.
@@ -76,6 +78,9 @@ class Settings(BaseSettings):
     merchant_webhook_urls: str = ""
     # Signs those deliveries; unset: a secret is generated once and kept in ``data_dir``.
     merchant_webhook_secret: str | None = None
+    # Let merchants' own webhook URLs reach private, loopback and link-local addresses
+    # (localhost, 10.x, 169.254.169.254, ...): for development only; refused otherwise.
+    merchant_webhooks_private_ok: bool = False
     # Browser origins besides the public URL's allowed to call the API (CORS), comma-separated.
     cors_origins: str = ""
     # Rate limits, per client IP unless said otherwise. Counted in memory, or in Redis (shared by
@@ -106,6 +111,12 @@ class Settings(BaseSettings):
                 value = getattr(self, name)
                 if value is not None and value.lower() in PLACEHOLDER_SECRETS:
                     raise ValueError(f"QRCHECKOUT_{name.upper()} is a placeholder; set a real one")
+            if self.stripe_secret_key is None and not self.sandbox_outside_development:
+                # Test cards would complete real orders and grant real entitlements.
+                raise ValueError(
+                    "no QRCHECKOUT_STRIPE_SECRET_KEY: outside development the built-in sandbox "
+                    "runs only with QRCHECKOUT_SANDBOX_OUTSIDE_DEVELOPMENT=true"
+                )
         self.public_url = self.public_url.rstrip("/")
         return self
 

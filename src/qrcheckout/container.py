@@ -55,7 +55,7 @@ class Container:
         db = Database(settings.database_url)
         if settings.auto_migrate:
             await migrations.upgrade(db)
-        merchants = Merchants(db)
+        merchants = Merchants(db, private_webhooks_ok=settings.merchant_webhooks_private_ok)
         await merchants.ensure_default(settings.business_name, settings.api_key, settings.admin_key)
         catalog = Catalog(db)
         if settings.seed_demo_catalog:
@@ -70,6 +70,7 @@ class Container:
             merchant_secret,
             retry_base_seconds=settings.webhook_retry_base_seconds,
             max_attempts=settings.webhook_max_attempts,
+            private_ok=settings.merchant_webhooks_private_ok,
         )
         orders = OrderService(db, units, tokens, notifier, settings)
         container = cls(

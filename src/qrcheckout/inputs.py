@@ -11,7 +11,14 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from qrcheckout.money import is_currency
@@ -75,3 +82,7 @@ def _lowercase(value: Any) -> Any:
 Currency = Annotated[str, AfterValidator(_known_currency)]
 #: The same, also written in capitals (``"USD"``), as shop front-ends may send it; read lowercase.
 AnyCaseCurrency = Annotated[str, BeforeValidator(_lowercase), AfterValidator(_known_currency)]
+
+
+# An email as the service keeps it: lowercased, so a buyer's rows are found however it is typed.
+Email = Annotated[EmailStr, AfterValidator(str.lower)]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.errors import Malformed
@@ -40,7 +40,7 @@ class ListFilters:
         if self.created_lt is not None:
             query = query.where(table.created_at < self.created_lt)
         if self.email is not None:
-            query = query.where(table.customer_email == self.email.lower())
+            query = query.where(func.lower(table.customer_email) == self.email.lower())
         if self.starting_after is not None:
             found = (
                 await session.execute(

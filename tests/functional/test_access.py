@@ -94,7 +94,8 @@ def test_each_merchant_has_its_own_catalog_and_prices(make_server: ServerFactory
     qr_page = server.client.get(f"/checkout/{there['id']}").text
     assert "Acme Tickets" in qr_page and "€45.00" in qr_page
     unknown = server.client.get("/v1/products", headers={"Qrcheckout-Merchant": "nobody"})
-    assert unknown.status_code == 200 and unknown.json()["data"] == []
+    assert error(unknown) == (404, "merchant_not_found")
+    assert server.client.get("/?merchant=nobody").status_code == 404
     bad = server.client.get("/v1/products", headers={"Qrcheckout-Merchant": "NO PE"})
     assert error(bad) == (404, "merchant_not_found")
 
@@ -139,7 +140,11 @@ def test_merchants_never_see_list_cancel_or_refund_each_others_rows(
     assert error(keys) == (404, "api_key_not_found")
     other = server.client.get("/v1/merchants/default", headers=bearer(acme))
     assert error(other) == (404, "merchant_not_found")
-    assert error(server.client.get("/v1/merchants", headers=merchant())) == (403, "forbidden")
+    # A merchant's key lists itself only, and cannot make merchants.
+    mine = server.client.get("/v1/merchants", headers=merchant()).json()["data"]
+    assert [m["id"] for m in mine] == ["default"]
+    made = server.client.post("/v1/merchants", json={"id": "x", "name": "X"}, headers=merchant())
+    assert error(made) == (403, "forbidden")
 
 
 def test_each_merchant_receives_only_its_own_stripe_events(make_server: ServerFactory) -> None:
@@ -479,3 +484,61 @@ def test_a_merchants_allowed_origins_may_call_the_api_from_a_browser(
         "/v1/merchants/default", json={"allowed_origins": ["http://x.io/path"]}, headers=merchant()
     )
     assert bad.status_code == 422
+
+
+def test_a_revoked_key_ends_its_open_event_stream(make_server: ServerFactory) -> None:
+    server = start(make_server)
+    made = server.client.post(
+        "/v1/merchants/default/api-keys", json={"name": "screen"}, headers=merchant()
+    ).json()
+    url = (
+        server.url.replace("http://", "ws://")
+        + "/v1/realtime/stripe?"
+        + urlencode({"access_token": made["secret"]})
+    )
+
+    async def scenario() -> int | None:
+        async with connect(url) as ws:
+            assert json.loads(await ws.recv())["type"] == "subscribed"
+            revoked = await asyncio.to_thread(
+                server.client.delete,
+                f"/v1/merchants/default/api-keys/{made['id']}",
+                headers=merchant(),
+            )
+            assert revoked.status_code == 200
+            await asyncio.wait_for(ws.wait_closed(), 12)
+            return ws.close_code
+
+    assert asyncio.run(scenario()) == 4401
+
+
+def test_credentials_are_told_apart_and_claims_checked(make_server: ServerFactory) -> None:
+    # A configured key may hold dots; it is never taken for a JWT.
+    server = start(make_server, api_key="my.api.key")
+    assert server.client.get("/v1/tokens", headers=bearer("my.api.key")).status_code == 200
+    assert error(server.client.get("/v1/tokens", headers=bearer("a.b.c"))) == (
+        401,
+        "invalid_api_key",
+    )
+    ns = "https://hasura.io/jwt/claims"
+    for claims in (
+        {ns: {"x-hasura-user-id": "u", "x-hasura-default-role": {}}},
+        {ns: {"x-hasura-user-id": "u", "x-hasura-default-role": ["user"]}},
+        {ns: {"x-hasura-user-id": 7}},
+        {ns: {"x-hasura-user-id": "a\u0000b"}},
+    ):
+        refused = server.client.get("/v1/tokens", headers=bearer(hs256("", **claims)))
+        assert error(refused) == (401, "invalid_token"), claims
+    lone = server.client.get("/v1/tokens", headers=bearer(hs256("\ud800")))
+    assert error(lone) == (401, "invalid_token")
+    # An email owns nothing unless its issuer verified it.
+    order = create_order(server, sub=None, customer_email="carol@example.com")
+    charged_by = create_order(server, sub="alice")
+    assert order and charged_by
+    mallory = buyer("mallory", email="carol@example.com")
+    assert server.client.get("/v1/orders", headers=mallory).json()["data"] == []
+    # A date without a zone reads as UTC, never a 500.
+    dated = server.client.get(
+        "/v1/orders", params={"created_gte": "2020-01-01"}, headers=bearer("my.api.key")
+    )
+    assert dated.status_code == 200 and len(dated.json()["data"]) == 2

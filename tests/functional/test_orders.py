@@ -384,12 +384,13 @@ def test_free_order_completes_at_once_with_an_entitlement(make_server: Any) -> N
     assert len(server.sandbox.store.all_of("checkout.session")) == sessions_before
     assert server.sandbox.store.all_of("charge") == []
 
-    # An order by e-mail is the buyer's who signs in with that e-mail.
-    by_mail = create_order(server, ("sticker", 1), sub=None, customer_email="carol@example.com")
+    # An order by e-mail is the buyer's who signs in with that e-mail, once it is verified.
+    by_mail = create_order(server, ("sticker", 1), sub=None, customer_email="Carol@Example.com")
     assert by_mail["status"] == "completed"
-    carols = entitlements(server, "carol-123", email="carol@example.com")
+    carols = entitlements(server, "carol-123", email="carol@example.com", email_verified=True)
     assert [(e["order_id"], e["product_id"]) for e in carols] == [(by_mail["id"], "sticker")]
     assert entitlements(server, "carol-123") == []
+    assert entitlements(server, "mallory", email="carol@example.com") == []
 
 
 def test_jpy_amounts_are_whole_yen_end_to_end(make_server: Any) -> None:

@@ -121,6 +121,7 @@ def test_the_public_url_loses_its_trailing_slashes(
     monkeypatch: pytest.MonkeyPatch, environment: str
 ) -> None:
     monkeypatch.setenv("QRCHECKOUT_ENVIRONMENT", environment)
+    monkeypatch.setenv("QRCHECKOUT_SANDBOX_OUTSIDE_DEVELOPMENT", "true")
     monkeypatch.setenv("QRCHECKOUT_PUBLIC_URL", "https://pay.example.com/shop//")
     assert Settings().public_url == "https://pay.example.com/shop"
 
@@ -192,3 +193,14 @@ def test_values_at_the_bounds_are_accepted(
 ) -> None:
     monkeypatch.setenv(f"QRCHECKOUT_{name.upper()}", value)
     assert getattr(Settings(), name) == read
+
+
+def test_outside_development_the_sandbox_runs_only_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Test cards would otherwise complete real orders on a production site.
+    monkeypatch.setenv("QRCHECKOUT_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="QRCHECKOUT_SANDBOX_OUTSIDE_DEVELOPMENT"):
+        Settings()
+    monkeypatch.setenv("QRCHECKOUT_SANDBOX_OUTSIDE_DEVELOPMENT", "true")
+    assert Settings().uses_sandbox

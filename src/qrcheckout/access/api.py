@@ -11,20 +11,27 @@ from qrcheckout.access.schemas import (
     KeyList,
     KeyOut,
     MerchantCreate,
+    MerchantCreated,
     MerchantList,
     MerchantOut,
     MerchantSettings,
+    WebhookSecret,
 )
 from qrcheckout.http.deps import AccessDep, MerchantsDep
 
 router = APIRouter(tags=["merchants"])
 
 
-@router.post("/v1/merchants", status_code=201, response_model=MerchantOut)
+@router.post("/v1/merchants", status_code=201, response_model=MerchantCreated)
 async def create_merchant(
     body: MerchantCreate, merchants: MerchantsDep, access: AccessDep
-) -> MerchantOut:
-    return MerchantOut.model_validate(await merchants.create(access, body))
+) -> MerchantCreated:
+    """A new merchant; its ``webhook_secret`` (signing its webhooks) is shown in this answer
+    only."""
+    made = await merchants.create(access, body)
+    return MerchantCreated(
+        **MerchantOut.model_validate(made).model_dump(), webhook_secret=made.webhook_secret
+    )
 
 
 @router.get("/v1/merchants", response_model=MerchantList)
@@ -44,6 +51,15 @@ async def update_merchant(
     merchant_id: str, body: MerchantSettings, merchants: MerchantsDep, access: AccessDep
 ) -> MerchantOut:
     return MerchantOut.model_validate(await merchants.update(access, merchant_id, body))
+
+
+@router.post("/v1/merchants/{merchant_id}/webhook-secret", response_model=WebhookSecret)
+async def rotate_webhook_secret(
+    merchant_id: str, merchants: MerchantsDep, access: AccessDep
+) -> WebhookSecret:
+    """A new secret signing the merchant's webhooks from now on, shown in this answer only."""
+    secret = await merchants.rotate_webhook_secret(access, merchant_id)
+    return WebhookSecret(merchant_id=merchant_id, secret=secret)
 
 
 @router.get("/v1/merchants/{merchant_id}/api-keys", response_model=KeyList)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
 from qrcheckout.access.roles import Role
 from qrcheckout.config import Settings
 from qrcheckout.errors import Forbidden, NotConfigured, Unauthenticated
+from qrcheckout.inputs import has_control_characters
 
 LEEWAY_SECONDS = 30
 MAX_USER_ID = 255
+MAX_EMAIL = 320
 JWKS_CACHE_SECONDS = 300
 # The roles a buyer's token may act in; merchants and the platform use API keys.
 TOKEN_ROLES = {Role.USER.value: Role.USER, Role.ANONYMOUS.value: Role.ANONYMOUS}
@@ -24,15 +26,13 @@ TOKEN_ROLES = {Role.USER.value: Role.USER, Role.ANONYMOUS.value: Role.ANONYMOUS}
 @dataclass(frozen=True)
 class Buyer:
     """A verified JWT: ``subject`` (the user id) owns what it buys; ``email`` when the token
-    carries one; ``role`` is the one it acts in (``X-Hasura-Role`` among the allowed)."""
+    carries one its issuer verified (``email_verified``); ``role`` is the one it acts in
+    (``X-Hasura-Role`` among the allowed); ``expires`` its ``exp``."""
 
     subject: str
     email: str | None
     role: Role = Role.USER
-
-    @property
-    def owners(self) -> tuple[str, ...]:
-        return (self.subject, self.email) if self.email else (self.subject,)
+    expires: int | None = None
 
 
 class JWTVerifier:
@@ -86,13 +86,16 @@ class JWTVerifier:
             raise _invalid(str(exc)) from exc
         hasura = _namespaced(claims.get(self.namespace))
         subject = hasura.get("x-hasura-user-id", claims.get("sub"))
-        if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID:
+        if not _is_name(subject, MAX_USER_ID):
             raise _invalid("the token names no user (sub or x-hasura-user-id)")
-        email = claims.get("email")
+        # An email owns what was bought under it only when the issuer checked it is theirs.
+        email = claims.get("email") if claims.get("email_verified") is True else None
+        expires = claims.get("exp")
         return Buyer(
             subject,
-            email.lower() if isinstance(email, str) and email else None,
+            email.lower() if _is_name(email, MAX_EMAIL) else None,
             _role(hasura, requested_role),
+            expires if isinstance(expires, int) else None,
         )
 
     def _key_for(self, token: str) -> tuple[Any, str]:
@@ -130,9 +133,21 @@ def _namespaced(value: Any) -> dict[str, Any]:
     return {str(k).lower(): v for k, v in value.items()}
 
 
+def _is_name(value: Any, longest: int) -> TypeGuard[str]:
+    """A non-empty string of at most ``longest`` characters, free of control characters."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= longest
+        and value.isprintable()
+        and not has_control_characters(value)
+    )
+
+
 def _role(hasura: dict[str, Any], requested: str | None) -> Role:
     allowed = hasura.get("x-hasura-allowed-roles")
     default = hasura.get("x-hasura-default-role", Role.USER.value)
+    if not isinstance(default, str):
+        raise _invalid("x-hasura-default-role is not a role name")
     roles = {r for r in allowed if isinstance(r, str)} if isinstance(allowed, list) else {default}
     wanted = requested.strip() if requested is not None else default
     if wanted not in roles:

@@ -25,6 +25,10 @@ class Merchant(Base):
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Where its ``order.*`` events are delivered.
     webhook_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Signs those deliveries (``whsec_...``); None: the configured one signs (the default
+    # merchant's, ``QRCHECKOUT_MERCHANT_WEBHOOK_SECRET``). Kept as written, not hashed: a signing
+    # secret must be used to sign, like Stripe's endpoint secrets. Never shown after it is made.
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

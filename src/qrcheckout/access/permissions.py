@@ -57,6 +57,8 @@ class Owners:
 
     merchant: str | None = "merchant_id"
     user: str | None = None
+    # A column that may hold the buyer's email instead (matched only to a verified email).
+    email: str | None = None
 
 
 OWNERS: dict[Resource, Owners] = {
@@ -65,7 +67,7 @@ OWNERS: dict[Resource, Owners] = {
     Resource.PRODUCT: Owners(),
     Resource.TOKEN: Owners(user="user_id"),
     Resource.ORDER: Owners(user="owner"),
-    Resource.ENTITLEMENT: Owners(merchant=None, user="owner"),
+    Resource.ENTITLEMENT: Owners(merchant=None, user="owner", email="owner"),
     Resource.CARD_CHARGE: Owners(merchant=None),
     Resource.EVENT: Owners(user="user_id"),
     Resource.DELIVERY: Owners(),
@@ -123,6 +125,7 @@ PERMISSIONS: dict[Role, dict[tuple[Resource, Action], tuple[Grant, ...]]] = {
     },
     Role.MERCHANT: {
         (R.MERCHANT, A.READ): _g(Rows.MERCHANT),
+        (R.MERCHANT, A.LIST): _g(Rows.MERCHANT),
         (R.MERCHANT, A.UPDATE): _g(Rows.MERCHANT),
         (R.API_KEY, A.LIST): _g(Rows.MERCHANT),
         (R.API_KEY, A.CREATE): _g(Rows.MERCHANT),
@@ -232,8 +235,9 @@ class Access:
             case Rows.SHOP:
                 return bool(_value(row, owners.merchant) == p.shop)
             case Rows.OWN:
-                owner = _value(row, owners.user)
-                return owner is not None and owner in p.owners
+                by_user = p.user_id is not None and _value(row, owners.user) == p.user_id
+                by_email = p.email is not None and _value(row, owners.email) == p.email
+                return by_user or by_email
         return False
 
     def _sees(self, resource: Resource, row: Any) -> bool:
@@ -250,8 +254,11 @@ class Access:
                 return getattr(model, owners.merchant) == p.merchant_id  # type: ignore[no-any-return]
             case Rows.SHOP if owners.merchant:
                 return getattr(model, owners.merchant) == p.shop  # type: ignore[no-any-return]
-            case Rows.OWN if owners.user and p.owners:
-                return getattr(model, owners.user).in_(p.owners)  # type: ignore[no-any-return]
+            case Rows.OWN if owners.user and p.user_id:
+                mine = getattr(model, owners.user) == p.user_id
+                if owners.email and p.email:
+                    return or_(mine, getattr(model, owners.email) == p.email)
+                return mine  # type: ignore[no-any-return]
         return false()
 
 

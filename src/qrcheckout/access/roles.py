@@ -23,17 +23,14 @@ class Owner:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who asks: ``merchant_id`` for a merchant's key, ``user_id`` (and ``email``) for a
-    buyer; ``shop`` is the merchant the request addresses (its own, for a merchant)."""
+    """Who asks: ``merchant_id`` for a merchant's key, ``user_id`` for a buyer (``email`` only
+    when its issuer verified it); ``shop`` is the merchant the request addresses (its own,
+    for a merchant)."""
 
     role: Role
     shop: str
     merchant_id: str | None = None
     user_id: str | None = None
     email: str | None = None
-
-    @property
-    def owners(self) -> tuple[str, ...]:
-        """The values a buyer's rows are owned under: its user id, and its email if known."""
-        found = tuple(value for value in (self.user_id, self.email) if value)
-        return found
+    # When the credential stops being valid (a JWT's ``exp``), for connections that outlive it.
+    expires: int | None = None

@@ -43,6 +43,9 @@ class MerchantSettings(Input):
     support_email: EmailStr | None = None
     default_currency: Currency | None = None
     allowed_origins: list[Origin] | None = Field(default=None, max_length=MAX_ORIGINS)
+    # http(s) only; ``Merchants`` also refuses localhost and private, loopback or reserved IPs
+    # (decimal, hex and IPv4-in-IPv6 spellings are normalised by the URL parser first) unless
+    # the service allows private targets; see ``access.targets``.
     webhook_urls: list[HttpUrl] | None = Field(default=None, max_length=MAX_ORIGINS)
 
     @model_validator(mode="after")
@@ -88,6 +91,18 @@ class MerchantOut(BaseModel):
 class MerchantList(BaseModel):
     object: str = "list"
     data: list[MerchantOut]
+
+
+class MerchantCreated(MerchantOut):
+    # Shown in this answer only (and again only when rotated).
+    webhook_secret: str | None
+
+
+class WebhookSecret(BaseModel):
+    object: str = "webhook_secret"
+    merchant_id: str
+    # Shown this once: deliveries are signed with it from now on.
+    secret: str
 
 
 class KeyCreate(Input):

@@ -17,10 +17,12 @@ from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.roles import Principal, Role
 from qrcheckout.access.schemas import MerchantCreate, MerchantSettings
 from qrcheckout.access.secrets import digest
+from qrcheckout.access.targets import check_webhook_urls
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, NotFound, Unauthenticated
 
 KEY_PREFIX = "qrk_"
+WEBHOOK_SECRET_PREFIX = "whsec_"
 # ``last_used_at`` is written at most this often per key, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -34,10 +36,13 @@ class NewKey:
 
 
 class Merchants:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, private_webhooks_ok: bool = False) -> None:
         self.db = db
+        #: Whether merchants' webhook URLs may point at private addresses (development only).
+        self.private_webhooks_ok = private_webhooks_ok
         #: Told every merchant's allowed origins whenever they may have changed (CORS).
         self.on_origins: Callable[[set[str]], None] | None = None
+        self._known: set[str] = set()
 
     async def announce_origins(self) -> set[str]:
         """Every origin some merchant allows, told to ``on_origins``: at start, after a change
@@ -81,6 +86,16 @@ class Merchants:
         access.check(Resource.MERCHANT, Action.READ, merchant)
         return merchant
 
+    async def known(self, merchant_id: str) -> bool:
+        """Whether a merchant exists; remembered once seen (merchants are never deleted)."""
+        if merchant_id in self._known:
+            return True
+        async with self.db.sessions() as session:
+            found = await session.get(Merchant, merchant_id) is not None
+        if found:
+            self._known.add(merchant_id)
+        return found
+
     async def brand(self, merchant_id: str) -> Merchant | None:
         """A merchant's public face (name, logo, accent colour) for its pages; anyone sees it."""
         async with self.db.sessions() as session:
@@ -105,6 +120,11 @@ class Merchants:
             **new.changes(),
         }
         fields.pop("id", None)
+        self._check_webhook_urls(fields)
+        # Its own signing secret, shown once in the answer; the default merchant's deliveries
+        # keep the configured one (``QRCHECKOUT_MERCHANT_WEBHOOK_SECRET``) until it rotates.
+        if merchant_id != DEFAULT_MERCHANT:
+            fields["webhook_secret"] = new_webhook_secret()
         merchant = Merchant(id=merchant_id, **fields)
         try:
             async with self.db.transaction() as session:
@@ -116,6 +136,7 @@ class Merchants:
 
     async def update(self, access: Access, merchant_id: str, changes: MerchantSettings) -> Merchant:
         fields = changes.changes()
+        self._check_webhook_urls(fields)
         async with self.db.transaction() as session:
             merchant = await session.get(Merchant, merchant_id, with_for_update=True)
             if merchant is None:
@@ -126,6 +147,23 @@ class Merchants:
         if "allowed_origins" in fields:
             await self.announce_origins()
         return merchant
+
+    async def rotate_webhook_secret(self, access: Access, merchant_id: str) -> str:
+        """A new signing secret for the merchant's webhooks, returned this once; the old one
+        signs nothing from now on (deliveries read the secret each time they are sent)."""
+        secret = new_webhook_secret()
+        async with self.db.transaction() as session:
+            merchant = await session.get(Merchant, merchant_id, with_for_update=True)
+            if merchant is None:
+                raise NotFound("merchant_not_found", f"No merchant {merchant_id!r}.")
+            access.check(Resource.MERCHANT, Action.UPDATE, merchant)
+            merchant.webhook_secret = secret
+        return secret
+
+    def _check_webhook_urls(self, fields: dict[str, object]) -> None:
+        urls = fields.get("webhook_urls")
+        if isinstance(urls, list) and not self.private_webhooks_ok:
+            check_webhook_urls([str(url) for url in urls])
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -202,6 +240,11 @@ async def _configured_key(
     known = select(ApiKey.id).where(ApiKey.digest == wanted)
     if secret and wanted is not None and await session.scalar(known) is None:
         session.add(_key_row(merchant_id, name, secret))
+
+
+def new_webhook_secret() -> str:
+    """``whsec_`` and 48 random hex digits (fits ``merchants.webhook_secret``)."""
+    return WEBHOOK_SECRET_PREFIX + secrets.token_hex(24)
 
 
 def _key_row(merchant_id: str | None, name: str, secret: str) -> ApiKey:

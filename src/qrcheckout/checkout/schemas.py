@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from qrcheckout.checkout.states import TokenKind, TokenStatus
-from qrcheckout.inputs import Input
+from qrcheckout.inputs import Email, Input
 
 MAX_QUANTITY = 999
 MAX_ITEMS = 100
@@ -49,7 +49,7 @@ class TokenCreate(Input):
 
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     kind: TokenKind = TokenKind.DYNAMIC
-    customer_email: EmailStr | None = None
+    customer_email: Email | None = None
     ttl_seconds: int | None = Field(default=None, ge=1, le=86_400)
 
     @model_validator(mode="before")

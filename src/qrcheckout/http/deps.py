@@ -3,10 +3,12 @@ into ``app.state``."""
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar, cast
 
 import anyio
@@ -33,6 +35,7 @@ from qrcheckout.realtime.bus import Bus
 from qrcheckout.webhooks.service import WebhookIntake
 
 MAX_IDEMPOTENCY_KEY = 200
+MAX_JWT_HEADER = 4096
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 T = TypeVar("T")
 
@@ -98,35 +101,50 @@ def _shop(conn: HTTPConnection) -> str:
 
 
 async def principal(conn: HTTPConnection) -> Principal:
-    """``_principal``, with refused credentials counted against the client's address: past
-    ``rate_limit_auth_failures`` a request is refused (429) before its credential is checked."""
-    return await counting_failures(conn, lambda: _principal(conn))
-
-
-async def _principal(conn: HTTPConnection) -> Principal:
-    """Who asks: anonymous, a buyer (a JWT), a merchant or the platform (an API key). A
-    credential that was sent and is wrong is refused, never taken as anonymous."""
+    """``identify``, once per request, with refused credentials counted against the client's
+    address: past ``rate_limit_auth_failures`` a request is refused (429) before its
+    credential is checked."""
     cached = conn.scope.get("qrcheckout.principal")
     if isinstance(cached, Principal):
         return cached
-    services = container(conn)
-    shop = _shop(conn)
-    credential = bearer(conn)
-    if credential is None:
-        found = Principal(Role.ANONYMOUS, shop=shop)
-    elif credential.count(".") == 2:  # a JWT: header.payload.signature
-        buyer = await anyio.to_thread.run_sync(
-            services.jwt.verify, credential, conn.headers.get(ROLE_HEADER)
-        )
-        found = (
-            Principal(Role.USER, shop=shop, user_id=buyer.subject, email=buyer.email)
-            if buyer.role is Role.USER
-            else Principal(Role.ANONYMOUS, shop=shop)
-        )
-    else:
-        found = await services.merchants.authenticate(credential, shop)
+    found = await counting_failures(conn, lambda: identify(conn))
     conn.scope["qrcheckout.principal"] = found
     return found
+
+
+async def identify(conn: HTTPConnection) -> Principal:
+    """Who asks: anonymous, a buyer (a JWT), a merchant or the platform (an API key). A
+    credential that was sent and is wrong is refused, never taken as anonymous."""
+    services = container(conn)
+    shop = _shop(conn)
+    if shop != DEFAULT_MERCHANT and not await services.merchants.known(shop):
+        raise NotFound("merchant_not_found", f"No merchant {shop!r}.")
+    credential = bearer(conn)
+    if credential is None:
+        return Principal(Role.ANONYMOUS, shop=shop)
+    if not _is_jwt(credential):
+        return await services.merchants.authenticate(credential, shop)
+    buyer = await anyio.to_thread.run_sync(
+        services.jwt.verify, credential, conn.headers.get(ROLE_HEADER)
+    )
+    if buyer.role is not Role.USER:
+        return Principal(Role.ANONYMOUS, shop=shop, expires=buyer.expires)
+    return Principal(
+        Role.USER, shop=shop, user_id=buyer.subject, email=buyer.email, expires=buyer.expires
+    )
+
+
+def _is_jwt(credential: str) -> bool:
+    """A JWT is three base64url parts whose first is a JSON header naming its algorithm; any
+    other credential is an API key (which may hold dots too)."""
+    head, dots = credential.partition(".")[0], credential.count(".")
+    if dots != 2 or len(head) > MAX_JWT_HEADER:
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and "alg" in header
 
 
 Caller = Annotated[Principal, Depends(principal)]
@@ -172,8 +190,15 @@ def list_filters(
     created_lt: Annotated[datetime | None, Query()] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
 ) -> ListFilters:
-    """A list's query: ``?status=&created_gte=&created_lt=&email=&limit=&starting_after=``."""
-    return ListFilters(limit, starting_after, status, created_gte, created_lt, email)
+    """A list's query: ``?status=&created_gte=&created_lt=&email=&limit=&starting_after=``; a
+    time without a zone is UTC."""
+    return ListFilters(limit, starting_after, status, _utc(created_gte), _utc(created_lt), email)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 Filters = Annotated[ListFilters, Depends(list_filters)]

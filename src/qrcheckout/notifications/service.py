@@ -9,6 +9,7 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.access.targets import resolves_privately
 from qrcheckout.db import Database, utcnow
 from qrcheckout.notifications.models import Delivery, DeliveryAttempt, Notification
 from qrcheckout.notifications.states import DeliveryStatus
@@ -35,6 +37,21 @@ LEASE_SECONDS = 60
 BATCH = 50
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A delivery taken for one attempt, with what sending it needs."""
+
+    delivery_id: int
+    event_id: str
+    url: str
+    payload: str
+    attempt: int
+    # The merchant's own signing secret at claim time, else the configured one.
+    secret: str
+    # One of the operator's configured URLs (``QRCHECKOUT_MERCHANT_WEBHOOK_URLS``): not checked.
+    trusted: bool
+
+
 class Notifier:
     def __init__(
         self,
@@ -44,10 +61,14 @@ class Notifier:
         *,
         retry_base_seconds: float,
         max_attempts: int,
+        private_ok: bool = False,
     ) -> None:
         self.db = db
         self.urls = urls
+        #: Signs the deliveries of a merchant without its own secret (the default merchant's).
         self.secret = secret
+        #: Whether merchants' own URLs may resolve to private addresses (development only).
+        self.private_ok = private_ok
         self.retry_base_seconds = retry_base_seconds
         self.max_attempts = max_attempts
         self.wake = asyncio.Event()
@@ -124,15 +145,15 @@ class Notifier:
         """Send every delivery whose time has come; returns how many were attempted."""
         claimed = await self._claim()
         if claimed:
-            await asyncio.gather(*(self._send(*item) for item in claimed))
+            await asyncio.gather(*(self._send(item) for item in claimed))
         return len(claimed)
 
-    async def _claim(self) -> list[tuple[int, str, str, str, int]]:
+    async def _claim(self) -> list[_Claimed]:
         now = utcnow()
         async with self.db.transaction() as session:
             rows = (
                 await session.execute(
-                    select(Delivery, Notification.payload)
+                    select(Delivery, Notification.payload, Notification.merchant_id)
                     .join(Notification, Notification.id == Delivery.notification_id)
                     .where(
                         Delivery.status == DeliveryStatus.PENDING.value,
@@ -143,40 +164,58 @@ class Notifier:
                     .with_for_update(of=Delivery, skip_locked=True)
                 )
             ).all()
+            # Read on every claim, not kept: a rotated secret signs the very next attempt.
+            owners = {merchant_id for _, _, merchant_id in rows}
+            found = await session.execute(
+                select(Merchant.id, Merchant.webhook_secret).where(Merchant.id.in_(owners))
+            )
+            secrets_of = {merchant_id: secret for merchant_id, secret in found}
             claimed = []
-            for delivery, payload in rows:
+            for delivery, payload, merchant_id in rows:
                 delivery.attempts += 1
                 delivery.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
                 claimed.append(
-                    (
-                        delivery.id,
-                        delivery.notification_id,
-                        delivery.url,
-                        payload,
-                        delivery.attempts,
+                    _Claimed(
+                        delivery_id=delivery.id,
+                        event_id=delivery.notification_id,
+                        url=delivery.url,
+                        payload=payload,
+                        attempt=delivery.attempts,
+                        secret=secrets_of.get(merchant_id) or self.secret,
+                        trusted=merchant_id == DEFAULT_MERCHANT and delivery.url in self.urls,
                     )
                 )
         return claimed
 
-    async def _send(
-        self, delivery_id: int, event_id: str, url: str, payload: str, attempt: int
-    ) -> None:
+    async def _send(self, item: _Claimed) -> None:
         assert self._client is not None
+        delivery_id, event_id, url, attempt = (
+            item.delivery_id,
+            item.event_id,
+            item.url,
+            item.attempt,
+        )
         status_code: int | None = None
         error: str | None = None
-        try:
-            response = await self._client.post(
-                url,
-                content=payload,
-                headers={
-                    "Content-Type": "application/json",
-                    SIGNATURE_HEADER: sign(payload, self.secret, int(time.time())),
-                    "Qrcheckout-Event-Id": event_id,
-                },
-            )
-            status_code = response.status_code
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        # A merchant's own URL must not lead into the operator's network (checked as resolved
+        # now: a name may have pointed elsewhere when it was saved).
+        if not item.trusted and not self.private_ok:
+            refused = await resolves_privately(url)
+            error = refused[:500] if refused else None
+        if error is None:
+            try:
+                response = await self._client.post(
+                    url,
+                    content=item.payload,
+                    headers={
+                        "Content-Type": "application/json",
+                        SIGNATURE_HEADER: sign(item.payload, item.secret, int(time.time())),
+                        "Qrcheckout-Event-Id": event_id,
+                    },
+                )
+                status_code = response.status_code
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
         succeeded = _accepted(status_code)
         now = utcnow()
         if succeeded:

@@ -3,6 +3,7 @@ payments that could not be applied."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from qrcheckout.access.buyers import Buyer
 from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.access.secrets import digest
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import (
     Conflict,
@@ -125,7 +127,9 @@ class OrderPayments:
             amount=amount,
             currency=currency,
             source=token,
-            idempotency_key=f"qrcheckout-charge-{buyer.subject}-{key or secrets.token_hex(12)}",
+            # Hashed together: no two (buyer, key) pairs make the same provider key.
+            idempotency_key="qrcheckout-charge-"
+            + digest(json.dumps([buyer.subject, key or secrets.token_hex(12)])),
             metadata={"subject": buyer.subject},
         )
         try:

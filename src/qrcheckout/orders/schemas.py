@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from qrcheckout.checkout.schemas import MAX_ITEMS, ItemIn, refuse_prices
-from qrcheckout.inputs import Input
+from qrcheckout.inputs import Email, Input
 from qrcheckout.orders.states import OrderStatus, PaymentMode
 
 
@@ -24,7 +24,7 @@ class OrderCreate(Input):
     model_config = ConfigDict(extra="forbid")
 
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
-    customer_email: EmailStr | None = None
+    customer_email: Email | None = None
     payment_mode: PaymentMode = PaymentMode.STRIPE
 
     @model_validator(mode="before")

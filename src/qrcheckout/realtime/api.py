@@ -11,12 +11,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.errors import DomainError, Unauthenticated, Unavailable
-from qrcheckout.http.deps import BusDep, Webhooks, principal
+from qrcheckout.http.deps import BusDep, Webhooks, identify, principal
 from qrcheckout.realtime import selector
 
 router = APIRouter(tags=["realtime"])
 
 KEEPALIVE_SECONDS = 15.0
+# How often an open stream checks that its credential still holds.
+RECHECK_SECONDS = 5.0
 # Whose an event is: used to filter it, not shown.
 OWNERSHIP = ("merchant_id", "user_id")
 
@@ -59,6 +61,7 @@ async def stripe_channel(
         )
         # The client sends nothing; reading is how its leaving is noticed at once.
         tasks.start_soon(_until_closed, websocket, tasks.cancel_scope)
+        tasks.start_soon(_while_credential_holds, websocket, tasks.cancel_scope)
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 try:
@@ -72,6 +75,19 @@ async def stripe_channel(
                     shown = {k: v for k, v in message.items() if k not in OWNERSHIP}
                     await websocket.send_json({"type": "event", "channel": channel, "data": shown})
         tasks.cancel_scope.cancel()
+
+
+async def _while_credential_holds(websocket: WebSocket, stream: anyio.CancelScope) -> None:
+    """A revoked key or an expired token ends the stream (4401) within ``RECHECK_SECONDS``."""
+    while True:
+        await anyio.sleep(RECHECK_SECONDS)
+        try:
+            await identify(websocket)
+        except DomainError as exc:
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await websocket.close(code=4401, reason=exc.message[:120])
+            stream.cancel()
+            return
 
 
 async def _until_closed(websocket: WebSocket, stream: anyio.CancelScope) -> None:

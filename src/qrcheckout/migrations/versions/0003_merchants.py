@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("default_currency", sa.String(length=3), nullable=False),
         sa.Column("allowed_origins", sa.JSON(), nullable=False),
         sa.Column("webhook_urls", sa.JSON(), nullable=False),
+        # A signing secret, so kept as written (it cannot be hashed and still sign).
+        sa.Column("webhook_secret", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchants")),
