@@ -22,6 +22,7 @@ from websockets.asyncio.client import connect
 from tests.conftest import ServerFactory
 from tests.support.auth import API_KEY, RSAKeys, bearer, buyer, hs256, merchant
 from tests.support.flows import create_token
+from tests.support.merchants import ADMIN_KEY, add_acme
 from tests.support.orders import (
     charged,
     create_order,
@@ -33,40 +34,15 @@ from tests.support.orders import (
 )
 from tests.support.server import RunningServer, serving
 
-ADMIN_KEY = "qrk_test_platform_admin_0123456789abcdef"
-
-
-def _acme(server: RunningServer) -> str:
-    """A second merchant, ``acme``, with its own catalog; returns its new key."""
-    made = server.client.post(
-        "/v1/merchants",
-        json={
-            "id": "acme",
-            "name": "Acme Tickets",
-            "accent_color": "#aa3300",
-            "support_email": "help@acme.example",
-            "default_currency": "eur",
-        },
-        headers=bearer(ADMIN_KEY),
-    )
-    assert made.status_code == 201, made.text
-    key = server.client.post(
-        "/v1/merchants/acme/api-keys", json={"name": "backend"}, headers=bearer(ADMIN_KEY)
-    )
-    assert key.status_code == 201, key.text
-    secret: str = key.json()["secret"]
-    product = server.client.post(
-        "/v1/products",
-        json={"id": "espresso", "name": "Gig ticket", "unit_amount": 4500},
-        headers=bearer(secret),
-    )
-    assert product.status_code == 201, product.text
-    return secret
-
 
 def _two_shops(make_server: ServerFactory) -> tuple[RunningServer, str]:
     server = start(make_server, admin_key=ADMIN_KEY)
-    return server, _acme(server)
+    return server, add_acme(
+        server,
+        accent_color="#aa3300",
+        support_email="help@acme.example",
+        default_currency="eur",
+    )[0]
 
 
 def test_each_merchant_has_its_own_catalog_and_prices(make_server: ServerFactory) -> None:

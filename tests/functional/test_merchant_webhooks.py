@@ -17,6 +17,7 @@ import stripe
 
 from tests.conftest import ServerFactory
 from tests.support.auth import bearer, buyer, merchant
+from tests.support.merchants import ADMIN_KEY, add_acme
 from tests.support.orders import (
     MERCHANT_SECRET,
     charged,
@@ -28,7 +29,6 @@ from tests.support.orders import (
 from tests.support.receiver import Inbox
 from tests.support.server import RunningServer, wait_until
 
-ADMIN_KEY = "qrk_test_platform_admin_0123456789abcdef"
 ACME = {"Qrcheckout-Merchant": "acme"}
 
 BAD_URLS = [
@@ -54,28 +54,6 @@ def inboxes() -> Iterator[tuple[Inbox, Inbox]]:
     # Requested before make_server, so they are closed after every server has stopped.
     with Inbox() as default_inbox, Inbox() as acme_inbox:
         yield default_inbox, acme_inbox
-
-
-def _acme(server: RunningServer, **settings: Any) -> tuple[str, dict[str, Any]]:
-    """Merchant ``acme`` with a product and a key; returns its key and its creation answer."""
-    made = server.client.post(
-        "/v1/merchants",
-        json={"id": "acme", "name": "Acme Tickets", **settings},
-        headers=bearer(ADMIN_KEY),
-    )
-    assert made.status_code == 201, made.text
-    key = server.client.post(
-        "/v1/merchants/acme/api-keys", json={"name": "backend"}, headers=bearer(ADMIN_KEY)
-    )
-    assert key.status_code == 201, key.text
-    secret: str = key.json()["secret"]
-    product = server.client.post(
-        "/v1/products",
-        json={"id": "espresso", "name": "Gig ticket", "unit_amount": 4500},
-        headers=bearer(secret),
-    )
-    assert product.status_code == 201, product.text
-    return secret, made.json()
 
 
 def _completed_post(inbox: Inbox, order_id: str) -> tuple[dict[str, str], bytes]:
@@ -116,7 +94,7 @@ def test_each_merchant_signs_with_its_own_secret_shown_once_and_rotatable(
         merchant_webhook_secret=MERCHANT_SECRET,
         merchant_webhooks_private_ok=True,  # acme's receiver is on loopback
     )
-    acme, made = _acme(server)
+    acme, made = add_acme(server)
     first = made["webhook_secret"]
     assert first.startswith("whsec_") and len(first) > 40 and first != MERCHANT_SECRET
     # Never shown again: not to the platform, not to the merchant, not in a list.
@@ -206,7 +184,7 @@ def test_webhook_urls_at_private_addresses_are_refused_when_saved(
     make_server: ServerFactory,
 ) -> None:
     server = start(make_server, admin_key=ADMIN_KEY)
-    acme, _ = _acme(server, webhook_urls=["https://hooks.acme.example/qr"])
+    acme, _ = add_acme(server, webhook_urls=["https://hooks.acme.example/qr"])
     before = server.client.get("/v1/merchants/acme", headers=bearer(acme)).json()
     assert before["webhook_urls"] == ["https://hooks.acme.example/qr"]
     for url in BAD_URLS:
@@ -256,7 +234,7 @@ def test_a_name_that_resolves_to_a_private_address_is_not_sent_to(
     )
     port = acme_inbox.url.split(":")[2].split("/")[0]
     sneaky = f"http://hooks.acme.example:{port}/hook"
-    acme, _ = _acme(server, webhook_urls=[sneaky])  # a host name passes when saved
+    acme, _ = add_acme(server, webhook_urls=[sneaky])  # a host name passes when saved
     theirs = _acme_order(server)
     ours = create_order(server)
     charged(server, ours)
