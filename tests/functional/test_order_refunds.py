@@ -269,7 +269,8 @@ def test_failing_merchant_endpoint_gets_the_event_on_the_third_attempt(make_serv
     assert [status for _, _, _, status in flaky.received] == [503, 503, 200]
     times = [t for t, _, _, _ in flaky.received]
     assert times[1] - times[0] >= 0.45  # waited the base delay
-    assert times[2] - times[1] > times[1] - times[0]  # and longer each time
+    # ... and twice that before the next (a loaded machine may wait longer, never shorter).
+    assert times[2] - times[1] >= 0.95
     assert len({body for _, _, body, _ in flaky.received}) == 1  # the same event each time
     for _, headers, body, _ in flaky.received:
         verify_merchant_post(headers, body)  # signed afresh, still valid
