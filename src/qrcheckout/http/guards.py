@@ -8,10 +8,11 @@ from qrcheckout.errors import Malformed, NotFound
 from qrcheckout.inputs import has_control_characters
 
 
-def plain_request_line(conn: HTTPConnection) -> None:
+async def plain_request_line(conn: HTTPConnection) -> None:
     """No control character in a path or query parameter: no id holds one, and PostgreSQL
     cannot even compare text holding NUL. A path with one names nothing (404); a query
-    parameter with one is malformed (400)."""
+    parameter with one is malformed (400). Async: every request runs it, and a plain
+    function would be sent to the thread pool each time."""
     for name, value in conn.path_params.items():
         if isinstance(value, str) and has_control_characters(value):
             raise NotFound("not_found", f"Nothing is found here: {name} holds a control character.")
