@@ -4,7 +4,6 @@ into ``app.state``."""
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import re
 from collections.abc import Callable
@@ -157,28 +156,14 @@ async def access(caller: Caller) -> Access:
 AccessDep = Annotated[Access, Depends(access)]
 
 
-async def optional_buyer(caller: Caller) -> Buyer | None:
-    """The signed-in buyer, or None when no credential was sent; a bad one is refused."""
+async def signed_in(conn: HTTPConnection) -> Buyer:
+    """The signed-in buyer; refused without a valid JWT."""
+    caller = await principal(conn)
     if caller.role is not Role.USER or caller.user_id is None:
-        return None
+        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
     return Buyer(caller.user_id, caller.email)
 
 
-async def signed_in(conn: HTTPConnection) -> Buyer:
-    """The signed-in buyer; refused without a valid JWT."""
-    found = await optional_buyer(await principal(conn))
-    if found is None:
-        raise Unauthenticated("unauthorized", "Sign in: this needs 'Authorization: Bearer <JWT>'.")
-    return found
-
-
-def holds_api_key(given: str, api_key: str) -> bool:
-    """``given`` is the API key, compared in constant time (as bytes: a header may carry any
-    character)."""
-    return hmac.compare_digest(given.encode(), api_key.encode())
-
-
-OptionalBuyer = Annotated[Buyer | None, Depends(optional_buyer)]
 SignedIn = Annotated[Buyer, Depends(signed_in)]
 
 
