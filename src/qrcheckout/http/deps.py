@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar, cast
 
@@ -43,13 +43,18 @@ def container(conn: HTTPConnection) -> Container:
     return cast(Container, conn.app.state.container)
 
 
-Services = Annotated[Container, Depends(container)]
+async def _services(conn: HTTPConnection) -> Container:
+    # Async, as every dependency here: FastAPI sends a plain function to the thread pool.
+    return container(conn)
 
 
-def _part(get: Callable[[Container], T]) -> Callable[[Container], T]:
+Services = Annotated[Container, Depends(_services)]
+
+
+def _part(get: Callable[[Container], T]) -> Callable[[Container], Awaitable[T]]:
     """A dependency giving one part of the container (``get`` is type-checked against it)."""
 
-    def dependency(c: Services) -> T:
+    async def dependency(c: Services) -> T:
         return get(c)
 
     return dependency
@@ -167,7 +172,7 @@ async def signed_in(conn: HTTPConnection) -> Buyer:
 SignedIn = Annotated[Buyer, Depends(signed_in)]
 
 
-def list_filters(
+async def list_filters(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 10,
     starting_after: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=24)] = None,
@@ -200,4 +205,8 @@ def idempotency_key(conn: HTTPConnection) -> str | None:
     return key
 
 
-IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+async def _idempotency_key(conn: HTTPConnection) -> str | None:
+    return idempotency_key(conn)
+
+
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
