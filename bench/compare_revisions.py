@@ -550,7 +550,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--watchers",
         type=int_list,
         default=[1, 100],
-        help="watch: watcher counts (default 1,100; 1000 adds about a minute a run)",
+        help="watch: watcher counts (default 1,100; 1000 adds about 30 s a run)",
     )
     parser.add_argument(
         "--rounds",
