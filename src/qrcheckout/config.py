@@ -122,11 +122,15 @@ class Settings(BaseSettings):
 
     @property
     def merchant_webhook_targets(self) -> list[str]:
-        return [url.strip() for url in self.merchant_webhook_urls.split(",") if url.strip()]
+        return _comma_list(self.merchant_webhook_urls)
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+        return _comma_list(self.cors_origins)
+
+    @property
+    def jwt_jwks_algorithm_list(self) -> list[str]:
+        return _comma_list(self.jwt_jwks_algorithms)
 
     @property
     def rate_limit_storage(self) -> str:
@@ -142,3 +146,8 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.stripe_secret_key is None
+
+
+def _comma_list(text: str) -> list[str]:
+    """A comma-separated setting as its items, blanks left out."""
+    return [item.strip() for item in text.split(",") if item.strip()]

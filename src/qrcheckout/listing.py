@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.permissions import Access, Action, Grant, Resource
 from qrcheckout.errors import Malformed
 
 MAX_PAGE = 100
@@ -28,10 +29,12 @@ class ListFilters:
     email: str | None = None
 
     async def page(
-        self, session: AsyncSession, model: type[Row], allowed: ColumnElement[bool]
-    ) -> tuple[list[Row], bool]:
-        """One page of the rows of ``model`` that ``allowed`` keeps; and whether more follow."""
+        self, session: AsyncSession, access: Access, resource: Resource, model: type[Row]
+    ) -> tuple[list[tuple[Row, Grant]], bool]:
+        """One page of the rows of ``model`` that ``access`` may list, each with the grant
+        that says what of it is shown; and whether more follow."""
         table: Any = model
+        allowed = access.scope(resource, Action.LIST, model)
         query = select(model).where(allowed)
         if self.status is not None:
             query = query.where(table.status == self.status)
@@ -67,4 +70,5 @@ class ListFilters:
                 query.order_by(table.created_at.desc(), table.id.desc()).limit(self.limit + 1)
             )
         )
-        return rows[: self.limit], len(rows) > self.limit
+        shown = [(row, access.check(resource, Action.LIST, row)) for row in rows[: self.limit]]
+        return shown, len(rows) > self.limit

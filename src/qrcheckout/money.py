@@ -37,8 +37,6 @@ CURRENCIES = THREE_DECIMAL | frozenset(
     top try ttd twd tzs uah ugx uyu uzs vnd vuv wst xaf xcd xof xpf yer zar zmw
     """.split()  # noqa: SIM905 (a list literal of 134 codes reads worse)
 )
-# A lowercase ISO 4217 code, as Stripe writes them.
-CURRENCY_PATTERN = r"^[a-z]{3}$"
 # The largest amount one price or charge may carry: Stripe's own eight-digit limit.
 MAX_AMOUNT = 99_999_999
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}

@@ -56,9 +56,7 @@ class JWTVerifier:
                 timeout=5,
                 cooldown_duration=settings.jwt_jwks_refresh_seconds,
             )
-            self.jwks_algorithms = [
-                a.strip() for a in settings.jwt_jwks_algorithms.split(",") if a.strip()
-            ]
+            self.jwks_algorithms = settings.jwt_jwks_algorithm_list
 
     @property
     def configured(self) -> bool:

@@ -152,7 +152,9 @@ PERMISSIONS: dict[Role, dict[tuple[Resource, Action], tuple[Grant, ...]]] = {
         for resource in Resource
         for action in Action
         if (resource, action) != (R.CARD_CHARGE, A.CREATE)  # an admin buys nothing
-    },
+    }
+    # A catalog is one shop's, also for the platform: the one it addresses.
+    | {(R.PRODUCT, A.LIST): _g(Rows.SHOP)},
 }
 
 

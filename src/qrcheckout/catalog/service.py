@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
-from qrcheckout.access.roles import Role
 from qrcheckout.catalog.models import Product
 from qrcheckout.catalog.schemas import ProductCreate, ProductUpdate
 from qrcheckout.db import Database, utcnow
@@ -132,8 +131,6 @@ class Catalog:
         query = select(Product).where(access.scope(Resource.PRODUCT, Action.LIST, Product))
         if not (archived and access.may(Resource.PRODUCT, Action.UPDATE)):
             query = query.where(Product.active)
-        if access.role is Role.ADMIN:
-            query = query.where(Product.merchant_id == access.principal.shop)
         async with self.db.sessions() as session:
             result = await session.scalars(query.order_by(Product.created_at, Product.id))
             return list(result)

@@ -122,10 +122,9 @@ class CheckoutService:
 
     async def page(self, access: Access, filters: ListFilters) -> tuple[list[dict[str, Any]], bool]:
         """The tokens ``access`` may list, newest first, a page at a time."""
-        allowed = access.scope(Resource.TOKEN, Action.LIST, Token)
         async with self.db.sessions() as session:
-            rows, has_more = await filters.page(session, Token, allowed)
-        return [self.view(t, access.check(Resource.TOKEN, Action.LIST, t)) for t in rows], has_more
+            rows, has_more = await filters.page(session, access, Resource.TOKEN, Token)
+        return [self.view(token, grant) for token, grant in rows], has_more
 
     # -- creating ----------------------------------------------------------------------------
 
@@ -384,7 +383,12 @@ class CheckoutService:
             payment.payment_intent = change.payment_id
         if (token.status, token.paid_count, token.failure_code) != before:
             outbox.add(token_topic(token.id), self.message(token))
-        return Owner(token.merchant_id, token.user_id)
+        return token_owner(token)
+
+
+def token_owner(token: Token) -> Owner:
+    """Whose a token is."""
+    return Owner(token.merchant_id, token.user_id)
 
 
 def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:

@@ -17,7 +17,7 @@ from qrcheckout import errors
 from qrcheckout.access.permissions import Access
 from qrcheckout.checkout.sessions import SessionCreate
 from qrcheckout.http.deps import MAX_IDEMPOTENCY_KEY, Sessions, principal
-from qrcheckout.http.errors import INVALID_JSON, headers_of, outage, status_of
+from qrcheckout.http.errors import INVALID_JSON, headers_of, refusal, status_of
 from qrcheckout.http.ratelimit import client_ip, limiter
 from qrcheckout.inputs import parse_json
 from qrcheckout.ratelimit import Rule
@@ -67,14 +67,11 @@ async def create_checkout_session(request: Request, sessions: Sessions) -> JSONR
         # principal() counts a refused credential against the client (rate_limit_auth_failures).
         access = Access(await principal(request))
         opened = await sessions.open(access, wanted, key=_idempotency_key(request))
-    except errors.DomainError as exc:
-        return _refused_for(exc)
     except Exception as exc:
-        # The database is down: 503 in this route's envelope (anything else is a 500).
-        down = outage(exc)
-        if down is None:
+        refused = refusal(exc)
+        if refused is None:
             raise
-        return _refused_for(down)
+        return _refused_for(refused)
     return JSONResponse({"sessionId": opened.id, "url": opened.url})
 
 

@@ -124,6 +124,12 @@ _DOWN: tuple[type[BaseException], ...] = (
 )
 
 
+def refusal(exc: Exception) -> errors.DomainError | None:
+    """What to answer for ``exc`` in a route's own envelope: the domain error itself, or the
+    outage it stands for; None for anything else (a bug, left to the 500 handler)."""
+    return exc if isinstance(exc, errors.DomainError) else outage(exc)
+
+
 def outage(exc: BaseException) -> errors.Unavailable | None:
     """The refusal to answer when ``exc``, or what caused it, says the database cannot be
     reached; None for any other failure."""

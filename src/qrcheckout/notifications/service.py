@@ -128,8 +128,11 @@ class Notifier:
         """The merchant's webhook URLs; the default merchant also has the configured ones."""
         merchant = await session.get(Merchant, merchant_id)
         own = list(merchant.webhook_urls) if merchant is not None else []
-        configured = self.urls if merchant_id == DEFAULT_MERCHANT else []
-        return list(dict.fromkeys([*configured, *own]))
+        return list(dict.fromkeys([*self._configured_for(merchant_id), *own]))
+
+    def _configured_for(self, merchant_id: str) -> list[str]:
+        """The operator's own URLs (trusted, never checked): the default merchant's."""
+        return self.urls if merchant_id == DEFAULT_MERCHANT else []
 
     def _wake_after_commit(self, _session: object) -> None:
         self.wake.set()
@@ -182,35 +185,29 @@ class Notifier:
                         payload=payload,
                         attempt=delivery.attempts,
                         secret=secrets_of.get(merchant_id) or self.secret,
-                        trusted=merchant_id == DEFAULT_MERCHANT and delivery.url in self.urls,
+                        trusted=delivery.url in self._configured_for(merchant_id),
                     )
                 )
         return claimed
 
     async def _send(self, item: _Claimed) -> None:
         assert self._client is not None
-        delivery_id, event_id, url, attempt = (
-            item.delivery_id,
-            item.event_id,
-            item.url,
-            item.attempt,
-        )
         status_code: int | None = None
         error: str | None = None
         # A merchant's own URL must not lead into the operator's network (checked as resolved
         # now: a name may have pointed elsewhere when it was saved).
         if not item.trusted and not self.private_ok:
-            refused = await resolves_privately(url)
+            refused = await resolves_privately(item.url)
             error = refused[:500] if refused else None
         if error is None:
             try:
                 response = await self._client.post(
-                    url,
+                    item.url,
                     content=item.payload,
                     headers={
                         "Content-Type": "application/json",
                         SIGNATURE_HEADER: sign(item.payload, item.secret, int(time.time())),
-                        "Qrcheckout-Event-Id": event_id,
+                        "Qrcheckout-Event-Id": item.event_id,
                     },
                 )
                 status_code = response.status_code
@@ -220,25 +217,32 @@ class Notifier:
         now = utcnow()
         if succeeded:
             values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
-        elif attempt >= self.max_attempts:
+        elif item.attempt >= self.max_attempts:
             values = {"status": DeliveryStatus.FAILED.value}
-            log.error("gave up delivering %s to %s after %d attempts", event_id, url, attempt)
+            log.error(
+                "gave up delivering %s to %s after %d attempts",
+                item.event_id,
+                item.url,
+                item.attempt,
+            )
         else:
-            delay = min(self.retry_base_seconds * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+            delay = min(self.retry_base_seconds * 2 ** (item.attempt - 1), MAX_BACKOFF_SECONDS)
             values = {"next_attempt_at": now + timedelta(seconds=delay)}
         async with self.db.transaction() as session:
             session.add(
                 DeliveryAttempt(
-                    delivery_id=delivery_id,
-                    notification_id=event_id,
-                    url=url,
-                    attempt=attempt,
+                    delivery_id=item.delivery_id,
+                    notification_id=item.event_id,
+                    url=item.url,
+                    attempt=item.attempt,
                     status_code=status_code,
                     error=error,
                     created_at=now,
                 )
             )
-            await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(values))
+            await session.execute(
+                update(Delivery).where(Delivery.id == item.delivery_id).values(values)
+            )
 
     async def attempts(
         self, access: Access, event_id: str | None, limit: int

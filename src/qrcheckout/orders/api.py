@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.checkout.schemas import CancelRequest
-from qrcheckout.errors import DomainError, Invalid, Malformed
+from qrcheckout.errors import Invalid, Malformed
 from qrcheckout.http.deps import (
     AccessDep,
     Filters,
@@ -24,7 +24,7 @@ from qrcheckout.http.deps import (
     principal,
     signed_in,
 )
-from qrcheckout.http.errors import INVALID_JSON, jsonapi_response, outage
+from qrcheckout.http.errors import INVALID_JSON, jsonapi_response, refusal
 from qrcheckout.http.ratelimit import limited
 from qrcheckout.inputs import Currency, Input, has_control_characters, parse_json
 from qrcheckout.money import MAX_AMOUNT
@@ -86,14 +86,11 @@ async def charge_order(
         await signed_in(request)  # refused in JSON:API's envelope too
         access = Access(await principal(request))
         order = await payments.charge(access, order_id, _card_token(await request.body()))
-    except DomainError as exc:
-        return jsonapi_response(exc)
     except Exception as exc:
-        # The database is down: 503 in JSON:API's envelope (anything else is a 500).
-        down = outage(exc)
-        if down is None:
+        refused = refusal(exc)
+        if refused is None:
             raise
-        return jsonapi_response(down)
+        return jsonapi_response(refused)
     attributes = orders.to_out(order).model_dump(mode="json")
     return JSONResponse(
         {"data": {"type": "order", "id": order.id, "attributes": attributes}},

@@ -61,7 +61,7 @@ class Ledger:
         await self.record_payment(
             session, outbox, order, payment_id, None, paid.amount, paid.currency
         )
-        return _owner(order)
+        return order_owner(order)
 
     async def on_charge_succeeded(
         self, session: AsyncSession, outbox: Outbox, charge: ChargeSucceeded
@@ -70,7 +70,7 @@ class Ledger:
         if known is not None:
             known.charge_id = known.charge_id or charge.charge_id
             paid_for = await session.get(Order, known.order_id)
-            return _owner(paid_for) if paid_for is not None else None
+            return order_owner(paid_for) if paid_for is not None else None
         if charge.order_id is None:
             return None
         order = await find_order(session, Order.id == charge.order_id)
@@ -85,7 +85,7 @@ class Ledger:
             charge.amount,
             charge.currency,
         )
-        return _owner(order)
+        return order_owner(order)
 
     async def on_refund_changed(
         self, session: AsyncSession, outbox: Outbox, change: RefundChanged
@@ -96,7 +96,7 @@ class Ledger:
         order, payment = found
         _seen_refund(order, payment, change.refund)
         await self.settle_refunds(session, outbox, order, payment)
-        return _owner(order)
+        return order_owner(order)
 
     async def on_charge_refunded(
         self, session: AsyncSession, outbox: Outbox, change: ChargeRefunded
@@ -112,7 +112,7 @@ class Ledger:
         for refund in change.refunds:
             _seen_refund(order, payment, refund)
         await self.settle_refunds(session, outbox, order, payment)
-        return _owner(order)
+        return order_owner(order)
 
     async def _payment_of(
         self, session: AsyncSession, intent: str | None, charge: str | None
@@ -285,7 +285,8 @@ def _seen_refund(order: Order, payment: OrderPayment, refund: RefundSeen) -> Non
     upsert_refund(order, payment, refund.id, refund.amount, refund.status, RefundSource.PROVIDER)
 
 
-def _owner(order: Order) -> Owner:
+def order_owner(order: Order) -> Owner:
+    """Whose an order is."""
     return Owner(order.merchant_id, order.owner)
 
 

@@ -16,19 +16,18 @@ from qrcheckout.access.roles import Owner
 from qrcheckout.access.secrets import digest, holds
 from qrcheckout.catalog.service import price_cart
 from qrcheckout.checkout.models import Token
-from qrcheckout.checkout.service import CANCEL_PREFIX, CheckoutService
+from qrcheckout.checkout.service import CANCEL_PREFIX, CheckoutService, token_owner
 from qrcheckout.checkout.states import TokenKind
 from qrcheckout.config import Settings
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import (
     Conflict,
     DomainError,
-    Forbidden,
     Invalid,
 )
 from qrcheckout.listing import ListFilters
 from qrcheckout.notifications.service import Notifier
-from qrcheckout.orders.ledger import Ledger, load_order, move
+from qrcheckout.orders.ledger import Ledger, load_order, move, order_owner
 from qrcheckout.orders.models import (
     Entitlement,
     Order,
@@ -49,8 +48,6 @@ from qrcheckout.payments.events import Mention
 from qrcheckout.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-MAX_PAGE = 100
 
 
 class OrderService:
@@ -123,10 +120,9 @@ class OrderService:
 
     async def page(self, access: Access, filters: ListFilters) -> tuple[list[dict[str, Any]], bool]:
         """The orders ``access`` may list, newest first, a page at a time."""
-        allowed = access.scope(Resource.ORDER, Action.LIST, Order)
         async with self.db.sessions() as session:
-            rows, has_more = await filters.page(session, Order, allowed)
-        return [self.view(o, access.check(Resource.ORDER, Action.LIST, o)) for o in rows], has_more
+            rows, has_more = await filters.page(session, access, Resource.ORDER, Order)
+        return [self.view(order, grant) for order, grant in rows], has_more
 
     async def get(self, order_id: str) -> Order:
         async with self.db.sessions() as session:
@@ -286,13 +282,9 @@ async def owner_of(session: AsyncSession, mention: Mention) -> Owner | None:
     if mention.order_id is not None:
         order = await session.get(Order, mention.order_id)
         if order is not None:
-            return Owner(order.merchant_id, order.owner)
+            return order_owner(order)
     if mention.token_id is not None:
         token = await session.get(Token, mention.token_id)
         if token is not None:
-            return Owner(token.merchant_id, token.user_id)
+            return token_owner(token)
     return None
-
-
-def forbidden() -> Forbidden:
-    return Forbidden("forbidden", "This order belongs to someone else.")
