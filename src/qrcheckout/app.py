@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         ORIGINS_REFRESH_SECONDS,
                         "merchant origins",
                         container.merchants.announce_origins,
+                        wait_first=True,  # announced just above
                     )
                 )
             )
@@ -186,7 +187,11 @@ async def _running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
             await task
 
 
-async def _every(interval: float, what: str, job: Callable[[], Awaitable[object]]) -> None:
+async def _every(
+    interval: float, what: str, job: Callable[[], Awaitable[object]], *, wait_first: bool = False
+) -> None:
+    if wait_first:
+        await asyncio.sleep(interval)
     while True:
         try:
             await job()

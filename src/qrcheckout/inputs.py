@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 from pydantic import (
     AfterValidator,
@@ -31,6 +31,11 @@ NO_CONTROL_CHARACTERS = "control characters are not allowed"
 
 def has_control_characters(text: str) -> bool:
     return _CONTROL.search(text) is not None
+
+
+def is_name(value: Any, longest: int) -> TypeGuard[str]:
+    """A non-empty string of at most ``longest`` printable characters (an id, a claim)."""
+    return isinstance(value, str) and 0 < len(value) <= longest and value.isprintable()
 
 
 def parse_json(data: bytes | str) -> Any:

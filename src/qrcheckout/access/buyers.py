@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import jwt
 
 from qrcheckout.access.roles import Role
 from qrcheckout.config import Settings
 from qrcheckout.errors import Forbidden, NotConfigured, Unauthenticated
-from qrcheckout.inputs import has_control_characters
+from qrcheckout.inputs import is_name
 
 LEEWAY_SECONDS = 30
 MAX_USER_ID = 255
@@ -84,14 +84,14 @@ class JWTVerifier:
             raise _invalid(str(exc)) from exc
         hasura = _namespaced(claims.get(self.namespace))
         subject = hasura.get("x-hasura-user-id", claims.get("sub"))
-        if not _is_name(subject, MAX_USER_ID):
+        if not is_name(subject, MAX_USER_ID):
             raise _invalid("the token names no user (sub or x-hasura-user-id)")
         # An email owns what was bought under it only when the issuer checked it is theirs.
         email = claims.get("email") if claims.get("email_verified") is True else None
         expires = claims.get("exp")
         return Buyer(
             subject,
-            email.lower() if _is_name(email, MAX_EMAIL) else None,
+            email.lower() if is_name(email, MAX_EMAIL) else None,
             _role(hasura, requested_role),
             expires if isinstance(expires, int) else None,
         )
@@ -129,16 +129,6 @@ def _namespaced(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _invalid("the Hasura claims are not an object")
     return {str(k).lower(): v for k, v in value.items()}
-
-
-def _is_name(value: Any, longest: int) -> TypeGuard[str]:
-    """A non-empty string of at most ``longest`` characters, free of control characters."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= longest
-        and value.isprintable()
-        and not has_control_characters(value)
-    )
 
 
 def _role(hasura: dict[str, Any], requested: str | None) -> Role:

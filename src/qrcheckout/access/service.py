@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,13 +200,23 @@ class Merchants:
                 key.revoked_at = utcnow()
         return key
 
+    async def active(self, secret: str) -> bool:
+        """Whether a key is known and not revoked (read only: it is not a use of the key)."""
+        async with self.db.sessions() as session:
+            revoked = await session.execute(
+                select(ApiKey.revoked_at).where(ApiKey.digest == digest(secret))
+            )
+            found = revoked.first()
+        return found is not None and found[0] is None
+
     async def authenticate(self, secret: str, shop: str) -> Principal:
         """The merchant (or the platform) a key belongs to; refused when unknown or revoked."""
         wanted = digest(secret)
         async with self.db.sessions() as session:
             key = await session.scalar(select(ApiKey).where(ApiKey.digest == wanted))
-        # Looked up by digest, then the digests compared in constant time all the same.
-        if key is None or not hmac.compare_digest(key.digest, wanted) or key.revoked_at:
+        # Found by its SHA-256: the lookup's timing tells nothing of the secret, whose digest
+        # no caller can steer byte by byte.
+        if key is None or key.revoked_at:
             raise Unauthenticated("invalid_api_key", "The API key is not valid.")
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:

@@ -28,8 +28,6 @@ class ProductList(BaseModel):
 
 
 class ProductCreate(Input):
-    model_config = ConfigDict(extra="forbid")
-
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
@@ -40,8 +38,6 @@ class ProductCreate(Input):
 
 class ProductUpdate(Input):
     """The fields to change; ``active: false`` archives a product (no longer sold)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)

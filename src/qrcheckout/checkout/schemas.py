@@ -32,8 +32,6 @@ def refuse_prices(data: Any) -> Any:
 
 
 class ItemIn(Input):
-    model_config = ConfigDict(extra="forbid")
-
     product_id: str = Field(min_length=1, max_length=64)
     # Strict: "2" or true is a mistake to point out, not a quantity to guess.
     quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
@@ -45,8 +43,6 @@ class ItemIn(Input):
 
 
 class TokenCreate(Input):
-    model_config = ConfigDict(extra="forbid")
-
     items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     kind: TokenKind = TokenKind.DYNAMIC
     customer_email: Email | None = None

@@ -104,7 +104,7 @@ class CheckoutService:
 
     def message(self, token: Token) -> dict[str, Any]:
         """The token as its watchers see it: the public view, told to anyone holding its id."""
-        return PUBLIC_TOKEN.view(self.to_out(token).model_dump(mode="json"))
+        return self.view(token, PUBLIC_TOKEN)
 
     def view(self, token: Token, grant: Grant) -> dict[str, Any]:
         return grant.view(self.to_out(token).model_dump(mode="json"))

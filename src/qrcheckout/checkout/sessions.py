@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import EmailStr, Field, HttpUrl
 
 from qrcheckout.access.models import Merchant
 from qrcheckout.access.origins import RedirectOrigins
@@ -37,16 +37,12 @@ from qrcheckout.payments.provider import (
 
 
 class ProductData(Input):
-    model_config = ConfigDict(extra="forbid")
-
     name: str = Field(min_length=1, max_length=250)
     description: str | None = Field(default=None, max_length=1000)
     images: list[HttpUrl] = Field(default_factory=list, max_length=8)
 
 
 class PriceData(Input):
-    model_config = ConfigDict(extra="forbid")
-
     currency: AnyCaseCurrency
     unit_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True)
     product_data: ProductData
@@ -63,16 +59,12 @@ class PriceData(Input):
 
 
 class SessionItem(Input):
-    model_config = ConfigDict(extra="forbid")
-
     price: str | None = Field(default=None, min_length=1, max_length=64)
     price_data: PriceData | None = None
     quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
 
 
 class SessionCreate(Input):
-    model_config = ConfigDict(extra="forbid")
-
     line_items: list[SessionItem] = Field(min_length=1, max_length=MAX_ITEMS)
     customer_email: EmailStr
     success_url: HttpUrl | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar, cast
@@ -14,10 +15,11 @@ import anyio
 from fastapi import Depends, Query
 from starlette.requests import HTTPConnection
 
-from qrcheckout.access.buyers import Buyer
+from qrcheckout.access.buyers import LEEWAY_SECONDS, Buyer
 from qrcheckout.access.models import DEFAULT_MERCHANT
 from qrcheckout.access.permissions import Access
 from qrcheckout.access.roles import Principal, Role
+from qrcheckout.access.schemas import MERCHANT_ID_PATTERN
 from qrcheckout.access.service import Merchants
 from qrcheckout.catalog.service import Catalog
 from qrcheckout.checkout.service import CheckoutService
@@ -35,7 +37,7 @@ from qrcheckout.webhooks.service import WebhookIntake
 
 MAX_IDEMPOTENCY_KEY = 200
 MAX_JWT_HEADER = 4096
-MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+MERCHANT_ID = re.compile(MERCHANT_ID_PATTERN)
 T = TypeVar("T")
 
 
@@ -136,6 +138,16 @@ async def identify(conn: HTTPConnection) -> Principal:
     return Principal(
         Role.USER, shop=shop, user_id=buyer.subject, email=buyer.email, expires=buyer.expires
     )
+
+
+async def still_holds(conn: HTTPConnection, caller: Principal) -> bool:
+    """Whether the credential ``caller`` was identified by is still good, for a connection
+    that outlives its check: a key not revoked (no ``last_used_at`` written), a JWT not past
+    its ``exp``."""
+    if caller.role in (Role.MERCHANT, Role.ADMIN):
+        credential = bearer(conn)
+        return credential is not None and await container(conn).merchants.active(credential)
+    return caller.expires is None or time.time() < caller.expires + LEEWAY_SECONDS
 
 
 def _is_jwt(credential: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.checkout.schemas import CancelRequest
@@ -156,8 +156,6 @@ async def my_entitlements(orders: Orders, access: AccessDep) -> EntitlementList:
 
 
 class TokenCharge(Input):
-    model_config = ConfigDict(extra="forbid")
-
     token: str = Field(min_length=1, max_length=255)
     amount: int = Field(ge=1, le=MAX_AMOUNT, strict=True)
     currency: Currency

@@ -21,8 +21,6 @@ class OrderItemIn(ItemIn):
 
 
 class OrderCreate(Input):
-    model_config = ConfigDict(extra="forbid")
-
     items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
     customer_email: Email | None = None
     payment_mode: PaymentMode = PaymentMode.STRIPE
@@ -102,8 +100,6 @@ class OrderList(BaseModel):
 
 
 class RefundCreate(Input):
-    model_config = ConfigDict(extra="forbid")
-
     amount: int | None = Field(default=None, ge=1, strict=True)
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeGuard
 import httpx
 import stripe
 
-from qrcheckout.inputs import has_control_characters, parse_json
+from qrcheckout.inputs import has_control_characters, is_name, parse_json
 from qrcheckout.payments.events import (
     MAX_EVENT_AMOUNT,
     MAX_EVENT_ID,
@@ -302,12 +302,7 @@ def _is_int(value: Any) -> TypeGuard[int]:
 
 
 def _is_name(value: Any, longest: int) -> TypeGuard[str]:
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= longest
-        and value.isascii()
-        and value.isprintable()
-    )
+    return is_name(value, longest) and value.isascii()
 
 
 def _object_id(value: Any, field: str) -> str | None:

@@ -10,8 +10,9 @@ import anyio
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.access.roles import Principal
 from qrcheckout.errors import DomainError, Unauthenticated, Unavailable
-from qrcheckout.http.deps import BusDep, Webhooks, identify, principal
+from qrcheckout.http.deps import BusDep, Webhooks, principal, still_holds
 from qrcheckout.realtime import selector
 
 router = APIRouter(tags=["realtime"])
@@ -61,7 +62,7 @@ async def stripe_channel(
         )
         # The client sends nothing; reading is how its leaving is noticed at once.
         tasks.start_soon(_until_closed, websocket, tasks.cancel_scope)
-        tasks.start_soon(_while_credential_holds, websocket, tasks.cancel_scope)
+        tasks.start_soon(_while_credential_holds, websocket, access.principal, tasks.cancel_scope)
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 try:
@@ -77,17 +78,15 @@ async def stripe_channel(
         tasks.cancel_scope.cancel()
 
 
-async def _while_credential_holds(websocket: WebSocket, stream: anyio.CancelScope) -> None:
+async def _while_credential_holds(
+    websocket: WebSocket, caller: Principal, stream: anyio.CancelScope
+) -> None:
     """A revoked key or an expired token ends the stream (4401) within ``RECHECK_SECONDS``."""
-    while True:
+    while await still_holds(websocket, caller):  # noqa: ASYNC110 (a check every few seconds)
         await anyio.sleep(RECHECK_SECONDS)
-        try:
-            await identify(websocket)
-        except DomainError as exc:
-            with contextlib.suppress(Exception):  # the client may be gone already
-                await websocket.close(code=4401, reason=exc.message[:120])
-            stream.cancel()
-            return
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await websocket.close(code=4401, reason="The credential is no longer valid.")
+    stream.cancel()
 
 
 async def _until_closed(websocket: WebSocket, stream: anyio.CancelScope) -> None:

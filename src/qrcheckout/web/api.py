@@ -12,7 +12,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
-from qrcheckout.access.permissions import Access
+from qrcheckout.access.permissions import PUBLIC_TOKEN, Access
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
 from qrcheckout.checkout.service import CheckoutService
@@ -110,10 +110,11 @@ async def shop_checkout(request: Request, tokens: Tokens, access: AccessDep) -> 
 @router.get("/checkout/{token_id}", response_class=HTMLResponse)
 async def qr_page(token_id: str, request: Request, tokens: Tokens) -> Response:
     try:
-        out = tokens.to_out(await tokens.get(token_id))
+        token = await tokens.get(token_id)
     except DomainError as exc:
         return _notice(request, "Checkout not found", exc.message, status_of(exc))
-    out.customer_email = None  # the page shows what anyone holding the link may see
+    # The page shows what anyone holding the link may see.
+    out = tokens.to_out(token).model_copy(update=dict.fromkeys(PUBLIC_TOKEN.hides))
     await _brand(request, out.merchant)
     svg = Markup(qr.svg(out.url, scale=6).decode())
     return templates.TemplateResponse(request, "qr.html", {"token": out, "qr_svg": svg})
