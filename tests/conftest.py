@@ -18,6 +18,7 @@ from qrcheckout import migrations
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
 from tests.support import sdk
+from tests.support.node import node_or_skip
 from tests.support.server import RunningServer, free_socket
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
@@ -134,6 +135,12 @@ def make_server(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]:
 @pytest.fixture
 def server(make_server: ServerFactory) -> RunningServer:
     return make_server()
+
+
+@pytest.fixture
+def node() -> str:
+    """Node.js with the npm packages of ``tests/node``; skipped without them."""
+    return node_or_skip()
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from qrcheckout.checkout import api as checkout_api
 from qrcheckout.checkout import sessions_api
 from qrcheckout.config import Settings
 from qrcheckout.container import Container
+from qrcheckout.graphql.api import Endpoint as GraphQLEndpoint
 from qrcheckout.http import errors, health
 from qrcheckout.http.cors import AllowedOrigins, DynamicCORS
 from qrcheckout.http.guards import plain_request_line
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(orders_api.card_charges)
     app.include_router(realtime_api.router)
     app.include_router(notifications_api.router)
+    app.include_router(GraphQLEndpoint(introspection=settings.graphql_introspection).router)
     app.include_router(web_api.router)
     app.include_router(health.router)
 

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     # Where Hasura-style claims sit (``x-hasura-user-id``, ``x-hasura-allowed-roles``, ...).
     jwt_claims_namespace: str = "https://hasura.io/jwt/claims"
+    # GraphQL clients may ask for the schema (``__schema``), as Hasura allows by default.
+    graphql_introspection: bool = True
     # Comma-separated URLs told about orders (order.completed, order.refunded, order.expired).
     merchant_webhook_urls: str = ""
     # Signs those deliveries; unset: a secret is generated once and kept in ``data_dir``.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.access.permissions import Access, Action, Grant, Resource
@@ -72,3 +73,26 @@ class ListFilters:
         )
         shown = [(row, access.check(resource, Action.LIST, row)) for row in rows[: self.limit]]
         return shown, len(rows) > self.limit
+
+
+@dataclass(frozen=True)
+class Query:
+    """A list as a query language asks for it: a condition on the rows' columns, an order, a
+    window (``offset``, at most ``limit`` rows); the caller's scope is added to it."""
+
+    where: ColumnElement[bool] | None = None
+    order_by: Sequence[Any] = ()
+    limit: int = MAX_PAGE
+    offset: int = 0
+
+    async def rows(
+        self, session: AsyncSession, access: Access, resource: Resource, model: type[Row]
+    ) -> list[tuple[Row, Grant]]:
+        """The rows of ``model`` that ``access`` may list and ``where`` keeps, each with the
+        grant that says what of it is shown."""
+        query = select(model).where(access.scope(resource, Action.LIST, model))
+        if self.where is not None:
+            query = query.where(self.where)
+        query = query.order_by(*self.order_by).limit(self.limit).offset(self.offset)
+        found = await session.scalars(query)
+        return [(row, access.check(resource, Action.LIST, row)) for row in found]

@@ -17,7 +17,6 @@ when ``QRCHECKOUT_REQUIRE_NODE=1``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -27,28 +26,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.node import NODE_DIR
 from tests.support.server import free_socket
 
-NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 SCRIPT = NODE_DIR / "checkout.mjs"
-SDK_PACKAGE = NODE_DIR / "node_modules" / "stripe" / "package.json"
 SCRIPT_TIMEOUT_SECONDS = 60
 STARTUP_TIMEOUT_SECONDS = 30
-
-
-@pytest.fixture
-def node() -> str:
-    """The ``node`` executable, with the stripe SDK installed next to the script."""
-    node = shutil.which("node")
-    if node is None:
-        reason = "node is not installed"
-    elif not SDK_PACKAGE.is_file():
-        reason = f"the stripe Node SDK is not installed; run `npm ci --prefix {NODE_DIR}`"
-    else:
-        return node
-    if os.environ.get("QRCHECKOUT_REQUIRE_NODE") == "1":
-        pytest.fail(f"{reason} (QRCHECKOUT_REQUIRE_NODE=1)")
-    pytest.skip(f"{reason}; set QRCHECKOUT_REQUIRE_NODE=1 to make this a failure")
 
 
 def _tail(path: Path, lines: int = 40) -> str:

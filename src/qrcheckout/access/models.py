@@ -21,6 +21,8 @@ class Merchant(Base):
     accent_color: Mapped[str | None] = mapped_column(String(7))
     support_email: Mapped[str | None] = mapped_column(String(320))
     default_currency: Mapped[str] = mapped_column(String(3), default="usd")
+    # What a token made without items sells (one of it): a donation, a fixed bill.
+    default_product_id: Mapped[str | None] = mapped_column(String(64))
     # Origins it may send buyers back to and accept browser calls from, besides the service's.
     allowed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Where its ``order.*`` events are delivered.

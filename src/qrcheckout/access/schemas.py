@@ -42,6 +42,8 @@ class MerchantSettings(Input):
     accent_color: Color | None = None
     support_email: EmailStr | None = None
     default_currency: Currency | None = None
+    # A product of its catalog that a token made without items sells; null: none.
+    default_product_id: str | None = Field(default=None, min_length=1, max_length=64)
     allowed_origins: list[Origin] | None = Field(default=None, max_length=MAX_ORIGINS)
     # http(s) only; ``Merchants`` also refuses localhost and private, loopback or reserved IPs
     # (decimal, hex and IPv4-in-IPv6 spellings are normalised by the URL parser first) unless
@@ -83,6 +85,7 @@ class MerchantOut(BaseModel):
     accent_color: str | None
     support_email: str | None
     default_currency: str
+    default_product_id: str | None
     allowed_origins: list[str]
     webhook_urls: list[str]
     created_at: datetime

@@ -17,8 +17,9 @@ from qrcheckout.access.roles import Principal, Role
 from qrcheckout.access.schemas import MerchantCreate, MerchantSettings
 from qrcheckout.access.secrets import digest
 from qrcheckout.access.targets import check_webhook_urls
+from qrcheckout.catalog.service import products_by_id
 from qrcheckout.db import Database, utcnow
-from qrcheckout.errors import Conflict, NotFound, Unauthenticated
+from qrcheckout.errors import Conflict, Invalid, NotFound, Unauthenticated
 
 KEY_PREFIX = "qrk_"
 WEBHOOK_SECRET_PREFIX = "whsec_"
@@ -141,6 +142,15 @@ class Merchants:
             if merchant is None:
                 raise NotFound("merchant_not_found", f"No merchant {merchant_id!r}.")
             access.check(Resource.MERCHANT, Action.UPDATE, merchant)
+            product_id = fields.get("default_product_id")
+            if product_id is not None and not await products_by_id(
+                session, merchant_id, [str(product_id)]
+            ):
+                raise Invalid(
+                    "unknown_product",
+                    f"No product with id {product_id!r} on sale in this catalog.",
+                    field="default_product_id",
+                )
             for name, value in fields.items():
                 setattr(merchant, name, value)
         if "allowed_origins" in fields:

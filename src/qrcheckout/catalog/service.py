@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.access.models import Merchant
@@ -15,6 +15,7 @@ from qrcheckout.catalog.models import Product
 from qrcheckout.catalog.schemas import ProductCreate, ProductUpdate
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, Invalid, NotFound
+from qrcheckout.listing import Query
 from qrcheckout.money import MAX_AMOUNT
 
 DEMO_CATALOG = (
@@ -135,25 +136,56 @@ class Catalog:
             result = await session.scalars(query.order_by(Product.created_at, Product.id))
             return list(result)
 
+    async def select(self, access: Access, query: Query) -> list[Product]:
+        """The products ``access`` may list that ``query`` keeps; archived ones only for who
+        may change them."""
+        if not access.may(Resource.PRODUCT, Action.UPDATE):
+            kept = Product.active.is_(True)
+            query = replace(query, where=kept if query.where is None else and_(query.where, kept))
+        async with self.db.sessions() as session:
+            return [
+                product
+                for product, _ in await query.rows(session, access, Resource.PRODUCT, Product)
+            ]
+
+    async def get(self, access: Access, product_id: str) -> Product:
+        """One product of the addressed shop's catalog (archived ones only for who may change
+        them)."""
+        async with self.db.sessions() as session:
+            product = await session.get(Product, (access.principal.shop, product_id))
+        if product is None or not (product.active or access.may(Resource.PRODUCT, Action.UPDATE)):
+            raise NotFound("product_not_found", f"No product with id {product_id!r}.")
+        access.check(Resource.PRODUCT, Action.READ, product)
+        return product
+
     async def add(self, access: Access, new: ProductCreate) -> Product:
+        return (await self.add_many(access, [new]))[0]
+
+    async def add_many(self, access: Access, news: list[ProductCreate]) -> list[Product]:
+        """New products of the addressed shop, all in one transaction: all, or none."""
         merchant_id = access.shop_for_new(Resource.PRODUCT)
+        if len({new.id for new in news}) < len(news):
+            raise Invalid("duplicate_id", "Two of the new products have the same id.", field="id")
+        added = []
         async with self.db.transaction() as session:
-            if await session.get(Product, (merchant_id, new.id)) is not None:
-                raise Conflict("product_exists", f"A product with id {new.id!r} exists.")
             merchant = await session.get(Merchant, merchant_id)
             if merchant is None:
                 raise NotFound("merchant_not_found", f"No merchant {merchant_id!r}.")
-            now = utcnow()
-            product = Product(
-                **new.model_dump(exclude={"currency"}),
-                currency=new.currency or merchant.default_currency,
-                merchant_id=merchant_id,
-                active=True,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(product)
-        return product
+            for new in news:
+                if await session.get(Product, (merchant_id, new.id)) is not None:
+                    raise Conflict("product_exists", f"A product with id {new.id!r} exists.")
+                now = utcnow()
+                product = Product(
+                    **new.model_dump(exclude={"currency"}),
+                    currency=new.currency or merchant.default_currency,
+                    merchant_id=merchant_id,
+                    active=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(product)
+                added.append(product)
+        return added
 
     async def update(self, access: Access, product_id: str, changes: ProductUpdate) -> Product:
         """Change a product; what was already sold keeps the name and price it was sold at."""
@@ -179,8 +211,11 @@ async def seed_demo_catalog(session: AsyncSession, merchant_id: str, currency: s
         select(func.count()).select_from(Product).where(Product.merchant_id == merchant_id)
     ):
         return 0
-    if await session.get(Merchant, merchant_id) is None:
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
         return 0
+    # A token made without items (the first design's static QR) sells one espresso.
+    merchant.default_product_id = merchant.default_product_id or DEMO_CATALOG[0][0]
     session.add_all(
         Product(
             merchant_id=merchant_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -43,7 +44,10 @@ class ItemIn(Input):
 
 
 class TokenCreate(Input):
-    items: list[ItemIn] = Field(min_length=1, max_length=MAX_ITEMS)
+    # The token's id, chosen by the client (a Hasura front-end inserts its own); unset: new.
+    id: uuid.UUID | None = None
+    # Unset: one of the merchant's default item (a donation, a fixed bill).
+    items: list[ItemIn] | None = Field(default=None, min_length=1, max_length=MAX_ITEMS)
     kind: TokenKind = TokenKind.DYNAMIC
     customer_email: Email | None = None
     ttl_seconds: int | None = Field(default=None, ge=1, le=86_400)

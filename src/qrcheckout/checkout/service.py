@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import PUBLIC_TOKEN, Access, Action, Grant, Resource
 from qrcheckout.access.roles import Owner
 from qrcheckout.access.secrets import digest, holds
@@ -30,7 +32,7 @@ from qrcheckout.config import Settings
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, DomainError, Gone, Invalid, NotFound, ProviderUnavailable
 from qrcheckout.lifecycle import advance
-from qrcheckout.listing import ListFilters
+from qrcheckout.listing import ListFilters, Query
 from qrcheckout.money import format_amount
 from qrcheckout.payments.events import (
     CheckoutEvent,
@@ -52,6 +54,11 @@ CANCEL_PREFIX = "tcs_"
 
 def token_topic(token_id: str) -> str:
     return f"token:{token_id}"
+
+
+#: Every token change, as a notice of whose token it was (``{"id", "merchant_id", "user_id"}``):
+#: for watchers of a list of tokens, who read their list again when one of theirs changed.
+TOKENS_TOPIC = "tokens"
 
 
 def not_payable(token: Token) -> DomainError:
@@ -102,6 +109,14 @@ class CheckoutService:
             failure_message=token.failure_message,
         )
 
+    def announce(self, outbox: Outbox, token: Token) -> None:
+        """Tell the token's watchers its new state, and the watchers of lists whose it is."""
+        outbox.add(token_topic(token.id), self.message(token))
+        outbox.add(
+            TOKENS_TOPIC,
+            {"id": token.id, "merchant_id": token.merchant_id, "user_id": token.user_id},
+        )
+
     def message(self, token: Token) -> dict[str, Any]:
         """The token as its watchers see it: the public view, told to anyone holding its id."""
         return self.view(token, PUBLIC_TOKEN)
@@ -126,36 +141,63 @@ class CheckoutService:
             rows, has_more = await filters.page(session, access, Resource.TOKEN, Token)
         return [self.view(token, grant) for token, grant in rows], has_more
 
+    async def select(self, access: Access, query: Query) -> list[dict[str, Any]]:
+        """The tokens ``access`` may list that ``query`` keeps, as it may see them."""
+        async with self.db.sessions() as session:
+            rows = await query.rows(session, access, Resource.TOKEN, Token)
+        return [self.view(token, grant) for token, grant in rows]
+
     # -- creating ----------------------------------------------------------------------------
 
     async def create(self, access: Access, request: TokenCreate) -> tuple[Token, str]:
-        """A new token, and the capability to cancel it (returned this once)."""
+        """A new token, and the capability to cancel it (returned this once). Without items it
+        sells one of the merchant's default item; with an ``id`` (a uuid) it takes that id."""
+        return (await self.create_many(access, [request]))[0]
+
+    async def create_many(
+        self, access: Access, requests: list[TokenCreate]
+    ) -> list[tuple[Token, str]]:
+        """``create`` for each request, all in one transaction: all are made, or none."""
         merchant_id = access.shop_for_new(Resource.TOKEN)
-        async with self.units() as (session, _):
-            cart = await price_cart(
-                session, merchant_id, ((i.product_id, i.quantity) for i in request.items)
-            )
-            if cart.amount <= 0:
-                raise Invalid("zero_amount", "A checkout must have something to pay.")
-            ttl = (
-                request.ttl_seconds
-                or {
-                    TokenKind.DYNAMIC: self.settings.dynamic_ttl_seconds,
-                    TokenKind.TEMPORARY: self.settings.temporary_ttl_seconds,
-                    TokenKind.STATIC: None,
-                }[request.kind]
-            )
-            cancel_secret = CANCEL_PREFIX + secrets.token_urlsafe(24)
-            token = self.add_token(
-                session,
-                Owner(merchant_id, access.principal.user_id),
-                request.kind,
-                cart,
-                ttl,
-                request.customer_email,
-                cancel_digest=digest(cancel_secret),
-            )
-            return token, cancel_secret
+        ids = [str(request.id or uuid.uuid4()) for request in requests]
+        if len(set(ids)) < len(ids):
+            raise Invalid("duplicate_id", "Two of the new tokens have the same id.", field="id")
+        made: list[tuple[Token, str]] = []
+        try:
+            async with self.units() as (session, outbox):
+                for token_id, request in zip(ids, requests, strict=True):
+                    if request.id is not None and await session.get(Token, token_id) is not None:
+                        raise _taken(token_id)
+                    items = [(i.product_id, i.quantity) for i in request.items or ()]
+                    cart = await price_cart(
+                        session, merchant_id, items or await _default_item(session, merchant_id)
+                    )
+                    if cart.amount <= 0:
+                        raise Invalid("zero_amount", "A checkout must have something to pay.")
+                    ttl = (
+                        request.ttl_seconds
+                        or {
+                            TokenKind.DYNAMIC: self.settings.dynamic_ttl_seconds,
+                            TokenKind.TEMPORARY: self.settings.temporary_ttl_seconds,
+                            TokenKind.STATIC: None,
+                        }[request.kind]
+                    )
+                    cancel_secret = CANCEL_PREFIX + secrets.token_urlsafe(24)
+                    token = self.add_token(
+                        session,
+                        Owner(merchant_id, access.principal.user_id),
+                        request.kind,
+                        cart,
+                        ttl,
+                        request.customer_email,
+                        cancel_digest=digest(cancel_secret),
+                        token_id=token_id,
+                        outbox=outbox,
+                    )
+                    made.append((token, cancel_secret))
+        except IntegrityError as exc:  # an id inserted meanwhile by a concurrent request
+            raise Conflict("token_exists", "A token with one of these ids exists.") from exc
+        return made
 
     def add_token(
         self,
@@ -167,11 +209,14 @@ class CheckoutService:
         customer_email: str | None,
         *,
         cancel_digest: str | None = None,
+        token_id: str | None = None,
+        outbox: Outbox | None = None,
     ) -> Token:
-        """A new live token for a priced cart, added to the caller's transaction."""
+        """A new live token for a priced cart, added to the caller's transaction (and
+        announced through its ``outbox``)."""
         now = utcnow()
         token = Token(
-            id=str(uuid.uuid4()),
+            id=token_id or str(uuid.uuid4()),
             merchant_id=owner.merchant_id,
             user_id=owner.user_id,
             cancel_digest=cancel_digest,
@@ -194,6 +239,8 @@ class CheckoutService:
             payments=[],
         )
         session.add(token)
+        if outbox is not None:
+            self.announce(outbox, token)
         return token
 
     # -- scanning ----------------------------------------------------------------------------
@@ -238,7 +285,7 @@ class CheckoutService:
             if live:
                 await _ensure_payment(session, token, provider_session.id, provider_session.url)
                 token.stripe_session_id = provider_session.id
-                outbox.add(token_topic(token.id), self.message(token))
+                self.announce(outbox, token)
         if not live:
             await self._expire_sessions([provider_session.id])
             raise not_payable(token)
@@ -302,7 +349,7 @@ class CheckoutService:
             token.failure_code = "cancelled"
             token.failure_message = "The checkout was cancelled."
             open_sessions = _open_sessions(token)
-            outbox.add(token_topic(token.id), self.message(token))
+            self.announce(outbox, token)
         await self._expire_sessions(open_sessions)
         return token, grant
 
@@ -329,7 +376,7 @@ class CheckoutService:
                     token.failure_code = "expired"
                     token.failure_message = "The checkout expired before it was paid."
                     open_sessions += _open_sessions(token)
-                    outbox.add(token_topic(token.id), self.message(token))
+                    self.announce(outbox, token)
                     expired += 1
         await self._expire_sessions(open_sessions)
         return expired
@@ -382,7 +429,7 @@ class CheckoutService:
         if payment.payment_intent is None and change.payment_id is not None:
             payment.payment_intent = change.payment_id
         if (token.status, token.paid_count, token.failure_code) != before:
-            outbox.add(token_topic(token.id), self.message(token))
+            self.announce(outbox, token)
         return token_owner(token)
 
 
@@ -486,3 +533,19 @@ async def _load(session: AsyncSession, token_id: str, *, lock: bool = False) -> 
     if token is None:
         raise NotFound("token_not_found", f"No checkout token with id {token_id!r}.")
     return token
+
+
+def _taken(token_id: str) -> Conflict:
+    return Conflict("token_exists", f"A token with id {token_id!r} exists.", field="id")
+
+
+async def _default_item(session: AsyncSession, merchant_id: str) -> list[tuple[str, int]]:
+    """One of the merchant's default item, for a token made without items."""
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None or merchant.default_product_id is None:
+        raise Invalid(
+            "items_required",
+            "Name the items to pay for: this merchant has no default item.",
+            field="items",
+        )
+    return [(merchant.default_product_id, 1)]

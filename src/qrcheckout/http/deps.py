@@ -89,6 +89,11 @@ def bearer(conn: HTTPConnection) -> str | None:
     if header is None and conn.scope["type"] == "websocket":
         token = conn.query_params.get("access_token")
         return token.strip() or None if token is not None else None
+    return parse_bearer(header)
+
+
+def parse_bearer(header: str | None) -> str | None:
+    """The credential of an ``Authorization: Bearer ...`` header; None without one."""
     if header is None:
         return None
     scheme, _, value = header.partition(" ")
@@ -97,10 +102,15 @@ def bearer(conn: HTTPConnection) -> str | None:
     return value.strip()
 
 
-def _shop(conn: HTTPConnection) -> str:
-    """The merchant a request addresses: ``Qrcheckout-Merchant`` or ``?merchant=``, else the
-    default one."""
-    shop = conn.headers.get(SHOP_HEADER) or conn.query_params.get("merchant") or DEFAULT_MERCHANT
+def shop_of(conn: HTTPConnection, header: str | None = None) -> str:
+    """The merchant a request addresses: ``Qrcheckout-Merchant`` (or ``header``, its value
+    sent another way) or ``?merchant=``, else the default one."""
+    shop = (
+        header
+        or conn.headers.get(SHOP_HEADER)
+        or conn.query_params.get("merchant")
+        or DEFAULT_MERCHANT
+    )
     if not MERCHANT_ID.fullmatch(shop):
         raise NotFound("merchant_not_found", "No such merchant.")
     return shop
@@ -121,18 +131,22 @@ async def principal(conn: HTTPConnection) -> Principal:
 async def identify(conn: HTTPConnection) -> Principal:
     """Who asks: anonymous, a buyer (a JWT), a merchant or the platform (an API key). A
     credential that was sent and is wrong is refused, never taken as anonymous."""
+    return await identify_as(conn, shop_of(conn), bearer(conn), conn.headers.get(ROLE_HEADER))
+
+
+async def identify_as(
+    conn: HTTPConnection, shop: str, credential: str | None, role: str | None
+) -> Principal:
+    """``identify`` for a credential, role and shop sent some other way (a GraphQL socket's
+    ``connection_init``, Hasura's admin-secret header)."""
     services = container(conn)
-    shop = _shop(conn)
     if shop != DEFAULT_MERCHANT and not await services.merchants.known(shop):
         raise NotFound("merchant_not_found", f"No merchant {shop!r}.")
-    credential = bearer(conn)
     if credential is None:
         return Principal(Role.ANONYMOUS, shop=shop)
     if not _is_jwt(credential):
         return await services.merchants.authenticate(credential, shop)
-    buyer = await anyio.to_thread.run_sync(
-        services.jwt.verify, credential, conn.headers.get(ROLE_HEADER)
-    )
+    buyer = await anyio.to_thread.run_sync(services.jwt.verify, credential, role)
     if buyer.role is not Role.USER:
         return Principal(Role.ANONYMOUS, shop=shop, expires=buyer.expires)
     return Principal(
@@ -140,12 +154,14 @@ async def identify(conn: HTTPConnection) -> Principal:
     )
 
 
-async def still_holds(conn: HTTPConnection, caller: Principal) -> bool:
-    """Whether the credential ``caller`` was identified by is still good, for a connection
-    that outlives its check: a key not revoked (no ``last_used_at`` written), a JWT not past
-    its ``exp``."""
+async def still_holds(
+    conn: HTTPConnection, caller: Principal, credential: str | None = None
+) -> bool:
+    """Whether the credential ``caller`` was identified by (the request's, unless given) is
+    still good, for a connection that outlives its check: a key not revoked (no
+    ``last_used_at`` written), a JWT not past its ``exp``."""
     if caller.role in (Role.MERCHANT, Role.ADMIN):
-        credential = bearer(conn)
+        credential = credential or bearer(conn)
         return credential is not None and await container(conn).merchants.active(credential)
     return caller.expires is None or time.time() < caller.expires + LEEWAY_SECONDS
 

@@ -34,11 +34,14 @@ def limited(rule: Rule) -> Any:
     return Depends(count)
 
 
-async def counting_failures(conn: HTTPConnection, check: Callable[[], Awaitable[T]]) -> T:
+async def counting_failures(
+    conn: HTTPConnection, check: Callable[[], Awaitable[T]], *, sent: bool | None = None
+) -> T:
     """``check()`` the credential a request carries, counting a refusal against the client's
     address; past the limit the request is refused before its credential is looked at. A
-    request without ``Authorization`` has no credential to guess with and is not counted."""
-    if "authorization" not in conn.headers:
+    request without a credential (``sent``; by default, without ``Authorization``) has none
+    to guess with and is not counted."""
+    if not (sent if sent is not None else "authorization" in conn.headers):
         return await check()
     rates, client = limiter(conn), client_ip(conn)
     await rates.check_failures(client)

@@ -25,7 +25,7 @@ from qrcheckout.errors import (
     DomainError,
     Invalid,
 )
-from qrcheckout.listing import ListFilters
+from qrcheckout.listing import ListFilters, Query
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.ledger import Ledger, load_order, move, order_owner
 from qrcheckout.orders.models import (
@@ -124,6 +124,12 @@ class OrderService:
             rows, has_more = await filters.page(session, access, Resource.ORDER, Order)
         return [self.view(order, grant) for order, grant in rows], has_more
 
+    async def select(self, access: Access, query: Query) -> list[dict[str, Any]]:
+        """The orders ``access`` may list that ``query`` keeps, as it may see them."""
+        async with self.db.sessions() as session:
+            rows = await query.rows(session, access, Resource.ORDER, Order)
+        return [self.view(order, grant) for order, grant in rows]
+
     async def get(self, order_id: str) -> Order:
         async with self.db.sessions() as session:
             return await load_order(session, order_id)
@@ -196,6 +202,7 @@ class OrderService:
                     ttl,
                     email,
                     cancel_digest=digest(cancel_secret),
+                    outbox=outbox,
                 )
                 order.token_id = order.token.id
             session.add(order)

@@ -20,7 +20,8 @@ class Watch:
     """Subscribed before the record is read, so no change falls between the read and the
     watch: the current state first, then each change, ending after ``done(state)``.
 
-    While the bus is live the database is not read again. A resync signal (the bus came back
+    While the bus is live the database is not read again, unless the topic carries notices
+    (``reread_on``): then a notice it keeps reads it once. A resync signal (the bus came back
     and may have lost messages) reads it once; while the bus is down it is read every
     ``poll_seconds``, so a change committed meanwhile still arrives.
     """
@@ -34,10 +35,13 @@ class Watch:
         *,
         poll_seconds: float = 1.0,
         keepalive_seconds: float = 15.0,
+        reread_on: Callable[[State], bool] | None = None,
     ) -> None:
         self.sub = bus.subscribe(topic)
         self._read = read
         self._done = done
+        # Messages that are notices, not states: one it keeps means "read the record again".
+        self._reread_on = reread_on
         self.poll_seconds = poll_seconds
         self.keepalive_seconds = keepalive_seconds
         self.current: State = {}
@@ -77,7 +81,10 @@ class Watch:
                     if self.sub.live:
                         due = loop.time()
                 elif item is not None:
-                    state = item
+                    if self._reread_on is None:
+                        state = item
+                    elif self._reread_on(item):
+                        due = loop.time()
                 if due is not None and loop.time() >= due:
                     fresh = await self._reread()
                     state = state if fresh is None else fresh
