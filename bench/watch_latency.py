@@ -3,8 +3,9 @@
 For each watcher count N (1, 100 and 1,000 by default) and a number of rounds, one round:
 
 1. creates a token (``POST /v1/tokens``) and scans it (``GET /t/{id}``) for a session id;
-2. connects N watchers to it, half over SSE (``GET /v1/tokens/{id}/events``) and half over
-   WebSocket (``/v1/tokens/{id}/ws``), and waits until each has received the ``inprogress`` state;
+2. connects N watchers to it, a third each over SSE (``GET /v1/tokens/{id}/events``), WebSocket
+   (``/v1/tokens/{id}/ws``) and a GraphQL subscription (``/v1/graphql``, graphql-transport-ws,
+   the first design's ``TokenCreated``), and waits until each has the ``inprogress`` state;
 3. posts a signed ``checkout.session.completed`` event to ``POST /v1/webhooks/stripe``, noting
    when the request was sent and when its 200 came back ("accepted");
 4. notes when each watcher receives the ``success`` state, and checks that its stream then ends.
@@ -50,7 +51,9 @@ ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 WEBHOOK_SECRET = "whsec_bench_" + "0123456789abcdef" * 2
 ITEMS = [{"product_id": "espresso", "quantity": 1}]
-TRANSPORTS = ("sse", "ws")
+TRANSPORTS = ("sse", "ws", "gql")
+# The first design's subscription, as a Hasura front-end sends it.
+TOKEN_CREATED = "subscription TokenCreated($id: uuid!) { token_by_pk(id: $id) { id status } }"
 # Every round creates and scans a token from one address, past the default per-address limits
 # in a long run: raised, not switched off, so each request still pays for being counted. A
 # server without rate limits ignores them.
@@ -344,6 +347,54 @@ async def ws_watcher(
             gate.release()
 
 
+async def gql_watcher(
+    clients: Clients, token_id: str, index: int, rnd: Round, gate: asyncio.Semaphore
+) -> None:
+    """A GraphQL subscription over ``graphql-transport-ws``; it stays open after ``success``
+    (a live query lasts until its client ends it), so the watcher leaves once it has it."""
+    from websockets.asyncio.client import connect
+
+    seen: set[str] = set()
+    await gate.acquire()
+    held = True
+    try:
+        async with connect(
+            f"{clients.ws_base}/v1/graphql",
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            proxy=None,
+            open_timeout=60,
+            close_timeout=5,
+            ping_interval=None,
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            ack = json.loads(await ws.recv())
+            if ack.get("type") != "connection_ack":
+                raise WatcherError(f"no connection_ack: {ack!r:.200}")
+            query = {"query": TOKEN_CREATED, "variables": {"id": token_id}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": query}))
+            async for raw in ws:
+                at = time.perf_counter()
+                message = json.loads(raw)
+                if message.get("type") != "next":
+                    raise WatcherError(f"unexpected message {message!r:.200}")
+                on_state(rnd, index, message["payload"]["data"]["token_by_pk"], at, seen)
+                if held:
+                    gate.release()
+                    held = False
+                if index in rnd.received:
+                    break
+        if index not in rnd.received:
+            raise WatcherError("the socket closed without a success state")
+    except Exception as exc:
+        rnd.fail(index, "gql", exc)
+    finally:
+        if held:
+            gate.release()
+
+
+WATCHERS = {"sse": sse_watcher, "ws": ws_watcher, "gql": gql_watcher}
+
+
 @dataclass
 class RoundResult:
     transports: list[str]
@@ -370,9 +421,7 @@ async def run_round(
     gate = asyncio.Semaphore(args.connect_concurrency)
     connecting = time.perf_counter()
     tasks = [
-        asyncio.create_task(
-            (sse_watcher if transport == "sse" else ws_watcher)(clients, token["id"], i, rnd, gate)
-        )
+        asyncio.create_task(WATCHERS[transport](clients, token["id"], i, rnd, gate))
         for i, transport in enumerate(transports)
     ]
     try:
@@ -504,8 +553,8 @@ def report(series: list[Series]) -> None:
 def transports_for(mode: str, n: int, round_index: int) -> list[str]:
     if mode != "mixed":
         return [mode] * n
-    # Alternate SSE and WebSocket; shifting by round lets N=1 use both across rounds.
-    return [TRANSPORTS[(i + round_index) % 2] for i in range(n)]
+    # Alternate SSE, WebSocket and GraphQL; shifting by round lets N=1 use each across rounds.
+    return [TRANSPORTS[(i + round_index) % len(TRANSPORTS)] for i in range(n)]
 
 
 @contextlib.asynccontextmanager
@@ -584,9 +633,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--transport",
-        choices=["mixed", "sse", "ws"],
+        choices=["mixed", *TRANSPORTS],
         default="mixed",
-        help="mixed: alternate SSE and WebSocket watchers (default)",
+        help="mixed: alternate SSE, WebSocket and GraphQL (gql) watchers (default)",
     )
     parser.add_argument(
         "--sse-client",

@@ -161,9 +161,10 @@ async def _on_connect(websocket: WebSocket, payload: Any) -> None:
         raise WebSocketConnectionError(errors.domain_error(exc)) from exc
     websocket.scope[PRINCIPAL] = principal
     websocket.scope[CREDENTIAL] = credential
-    _tasks(websocket).add(
-        asyncio.ensure_future(_while_credential_holds(websocket, principal, credential))
-    )
+    if credential is not None:  # anonymous holds nothing that could stop holding
+        _tasks(websocket).add(
+            asyncio.ensure_future(_while_credential_holds(websocket, principal, credential))
+        )
 
 
 def _tasks(websocket: WebSocket) -> set[asyncio.Task[Any]]:
