@@ -380,7 +380,8 @@ def test_where_order_by_limit_and_offset(server: RunningServer) -> None:
     assert execute(server, query) == {
         "product": [{"id": "flat-white", "unitAmount": 380}, {"id": "espresso", "unitAmount": 250}]
     }
-    assert execute(server, "{ product(offset: 4) { id } }") == {"product": [{"id": "banana-bread"}]}
+    by_id = "{ product(order_by: [{id: desc}], offset: 3) { id } }"
+    assert execute(server, by_id) == {"product": [{"id": "cappuccino"}, {"id": "banana-bread"}]}
     assert execute(server, '{ product_by_pk(id: "croissant") { name } }') == {
         "product_by_pk": {"name": "Butter croissant"}
     }
