@@ -35,6 +35,7 @@ from tests.support.graphql import (
 from tests.support.merchants import ADMIN_KEY, add_acme
 from tests.support.server import RunningServer
 
+CHEAPEST = "query { product(order_by: [{unitAmount: asc}], limit: 1) { id } }"
 TOKEN_FIELDS = "id status userId customerEmail amountTotal currency kind merchantId"
 
 
@@ -361,9 +362,15 @@ def test_a_socket_without_a_graphql_subprotocol_or_with_junk_is_closed(
 
 def test_queries_and_mutations_also_run_over_the_socket(server: RunningServer) -> None:
     async def run() -> tuple[Any, Any]:
-        async with subscription(server, "query { product(limit: 1) { id } }", TRANSPORT_WS) as q:
+        async with subscription(
+            server,
+            "query { product(order_by: [{unitAmount: asc}], limit: 1) { id } }",
+            TRANSPORT_WS,
+        ) as q:
             transport = await next_result(q)
-        async with subscription(server, "query { product(limit: 1) { id } }", LEGACY_WS) as q:
+        async with subscription(
+            server, "query { product(order_by: [{unitAmount: asc}], limit: 1) { id } }", LEGACY_WS
+        ) as q:
             legacy = await next_result(q)
         return transport, legacy
 
