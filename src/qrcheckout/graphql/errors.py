@@ -64,11 +64,20 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     if isinstance(original, errors.DomainError):
         return domain_error(original, path)
     if isinstance(original, ValidationError):
-        first = original.errors()[0]
+        try:
+            first = original.errors(include_url=False, include_input=False, include_context=False)[
+                0
+            ]
+        except UnicodeError:  # a message quoting a lone surrogate cannot even be rendered
+            return hasura_error(
+                "The input holds a character that is not text.", VALIDATION_FAILED, path
+            )
         where = ".".join(str(part) for part in first["loc"])
         message = f"{where}: {first['msg']}" if where else first["msg"]
+        # A lone surrogate in the input can make its way into the message: keep it sendable.
+        message = message.encode("utf-8", "replace").decode()
         return hasura_error(message, VALIDATION_FAILED, path)
-    if error.path is None:
+    if error.path is None and (original is None or isinstance(original, ValueError | TypeError)):
         # Parsing, validation and variable coercion (a scalar that does not parse included):
         # the query itself is at fault.
         return hasura_error(error.message, VALIDATION_FAILED, path)

@@ -57,7 +57,10 @@ def _parse_timestamptz(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("a timestamptz is an ISO 8601 string")
     moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as exc:  # an offset that takes it past year 1 or 9999
+        raise ValueError("a timestamptz out of range") from exc
 
 
 def _serialize_timestamptz(value: Any) -> str:
@@ -164,6 +167,8 @@ class DepthLimit(ValidationRule):
     """Refuses an operation whose selections nest deeper than ``MAX_DEPTH``."""
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        # Each fragment's depth once: a fragment spread twice per level must not cost 2^n.
+        self._fragments: dict[str, int] = {}
         depth = self._depth(node.selection_set, set())
         if depth > MAX_DEPTH:
             self.report_error(
@@ -180,8 +185,13 @@ class DepthLimit(ValidationRule):
             elif isinstance(selection, InlineFragmentNode):
                 deepest = max(deepest, self._depth(selection.selection_set, seen))
             elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                fragment = self.context.get_fragment(selection.name.value)
-                if fragment is not None:
-                    inner = seen | {selection.name.value}
-                    deepest = max(deepest, self._depth(fragment.selection_set, inner))
+                name = selection.name.value
+                if name not in self._fragments:
+                    fragment = self.context.get_fragment(name)
+                    self._fragments[name] = (
+                        0
+                        if fragment is None
+                        else self._depth(fragment.selection_set, seen | {name})
+                    )
+                deepest = max(deepest, self._fragments[name])
         return deepest
