@@ -9,9 +9,12 @@ from typing import Any
 import httpx
 import stripe
 
+from tests.conftest import WEBHOOK_SECRET
+from tests.support import sdk
 from tests.support.auth import API_KEY, JWT_SECRET, buyer, merchant
 from tests.support.flows import GOOD_CARD, submit_card
 from tests.support.server import RunningServer, wait_until
+from tests.support.stripe_events import deliver, session_event
 
 MERCHANT_SECRET = "whsec_merchant_test_0123456789abcdef0123"
 # A well-formed HS256 secret that is not the server's.
@@ -94,6 +97,26 @@ def pay_order(
     paid = submit_card(order["payment_url"], card)
     assert paid.status_code == 303, paid.text
     return wait_order_status(server, order["id"], "completed")
+
+
+def land_payment(server: RunningServer, order: dict[str, Any], amount: int, currency: str) -> str:
+    """A payment for the order's hosted page that was under way and lands now, whatever the
+    order's state: a real PaymentIntent in the sandbox, reported by a signed
+    ``checkout.session.completed``. Returns the intent's id."""
+    intent = sdk.client(server).v1.payment_intents.create(
+        {"amount": amount, "currency": currency, "payment_method": "pm_card_visa", "confirm": True}
+    )
+    event = session_event(
+        "checkout.session.completed",
+        session_id=session_id(order),
+        token_id=order["token_id"],
+        amount_total=amount,
+        currency=currency,
+    )
+    event["data"]["object"]["payment_intent"] = intent.id
+    delivered = deliver(server.client, event, WEBHOOK_SECRET)
+    assert delivered.status_code == 200, delivered.text
+    return intent.id
 
 
 def charge_body(token: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -112,6 +113,9 @@ def price(
         currency=currencies.pop() if currencies else "",
         lines=tuple(PricedLine(products[pid], quantity) for pid, quantity in wanted),
     )
+    now = utcnow()
+    for line in cart.lines:
+        _check_on_sale(line, now)
     if cart.amount > MAX_AMOUNT:  # no provider would take it, nor could it be stored
         raise Invalid(
             "amount_too_large",
@@ -120,6 +124,50 @@ def price(
             field="items",
         )
     return cart
+
+
+def _check_on_sale(line: PricedLine, now: datetime) -> None:
+    """A line refused for its product's sale window or its most per order."""
+    product = line.product
+    if product.sale_starts_at is not None and now < product.sale_starts_at:
+        raise Conflict(
+            "sale_not_started",
+            f"{product.name} goes on sale at {product.sale_starts_at.isoformat()}.",
+            field="items",
+            product_id=product.id,
+            starts_at=product.sale_starts_at.isoformat(),
+        )
+    if product.sale_ends_at is not None and now >= product.sale_ends_at:
+        raise Conflict(
+            "sale_ended",
+            f"The sale of {product.name} ended at {product.sale_ends_at.isoformat()}.",
+            field="items",
+            product_id=product.id,
+            ended_at=product.sale_ends_at.isoformat(),
+        )
+    if product.max_per_order is not None and line.quantity > product.max_per_order:
+        raise Invalid(
+            "max_per_order_exceeded",
+            f"At most {product.max_per_order} of {product.name} per order; "
+            f"{line.quantity} asked for.",
+            field="items",
+            product_id=product.id,
+            max_per_order=product.max_per_order,
+        )
+
+
+def refuse_capacity(cart: PricedCart) -> None:
+    """Only an order holds seats while it waits for its money: a cart that is not one may
+    not sell a product with a capacity."""
+    for line in cart.lines:
+        if line.product.capacity is not None:
+            raise Invalid(
+                "order_required",
+                f"{line.product.name} has a limited capacity: sell it through an order "
+                "(POST /v1/orders), which holds its seats while it waits for payment.",
+                field="items",
+                product_id=line.product.id,
+            )
 
 
 class Catalog:

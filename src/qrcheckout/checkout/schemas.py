@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from qrcheckout.catalog.schemas import MAX_QUANTITY
 from qrcheckout.checkout.states import TokenKind, TokenStatus
 from qrcheckout.inputs import Email, Input
 
-MAX_QUANTITY = 999
 MAX_ITEMS = 100
 PRICE_FIELDS = frozenset(
     {"price", "prices", "amount", "unit_amount", "amount_total", "total", "unit_price", "currency"}

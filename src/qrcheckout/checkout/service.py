@@ -18,7 +18,7 @@ from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import PUBLIC_TOKEN, Access, Action, Grant, Resource
 from qrcheckout.access.roles import Owner
 from qrcheckout.access.secrets import digest, holds
-from qrcheckout.catalog.service import PricedCart, price_cart
+from qrcheckout.catalog.service import PricedCart, price_cart, refuse_capacity
 from qrcheckout.checkout.models import Payment, Token, TokenItem
 from qrcheckout.checkout.schemas import ItemOut, TokenCreate, TokenOut
 from qrcheckout.checkout.states import (
@@ -174,6 +174,7 @@ class CheckoutService:
                     )
                     if cart.amount <= 0:
                         raise Invalid("zero_amount", "A checkout must have something to pay.")
+                    refuse_capacity(cart)
                     ttl = (
                         request.ttl_seconds
                         or {

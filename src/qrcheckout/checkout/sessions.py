@@ -14,8 +14,15 @@ from qrcheckout.access.models import Merchant
 from qrcheckout.access.origins import RedirectOrigins
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.catalog.models import Product
-from qrcheckout.catalog.service import PricedCart, PricedLine, price, products_by_id
-from qrcheckout.checkout.schemas import MAX_ITEMS, MAX_QUANTITY
+from qrcheckout.catalog.schemas import MAX_QUANTITY
+from qrcheckout.catalog.service import (
+    PricedCart,
+    PricedLine,
+    price,
+    products_by_id,
+    refuse_capacity,
+)
+from qrcheckout.checkout.schemas import MAX_ITEMS
 from qrcheckout.db import Database
 from qrcheckout.errors import (
     DomainError,
@@ -114,6 +121,7 @@ class HostedSessions:
             if exc.code != "mixed_currencies":
                 raise
             raise Invalid("mixed_currencies", ONE_CURRENCY) from exc
+        refuse_capacity(cart)
         lines, currencies = _assemble(items, cart)
         if len(currencies) != 1:
             raise Invalid("mixed_currencies", ONE_CURRENCY)

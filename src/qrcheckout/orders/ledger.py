@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.access.roles import Owner
+from qrcheckout.catalog import seats
 from qrcheckout.db import utcnow
 from qrcheckout.errors import NotFound
 from qrcheckout.lifecycle import advance
@@ -22,9 +23,11 @@ from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.models import Entitlement, Order, OrderPayment, OrderRefund
 from qrcheckout.orders.states import (
     COUNTED_REFUND_STATUSES,
+    HOLDS_SEATS,
     ORDER_PAYMENT_TRANSITIONS,
     ORDER_TRANSITIONS,
     REFUND_TRANSITIONS,
+    SELLS_SEATS,
     OrderPaymentStatus,
     OrderStatus,
     RefundSource,
@@ -182,7 +185,7 @@ class Ledger:
         return payment
 
     async def complete(self, session: AsyncSession, outbox: Outbox, order: Order) -> None:
-        if not move(order, OrderStatus.COMPLETED):
+        if not await move(session, order, OrderStatus.COMPLETED):
             return
         order.completed_at = utcnow()
         order.failure_code = order.failure_message = None
@@ -236,7 +239,7 @@ class Ledger:
             if order.amount_refunded >= order.amount_paid
             else OrderStatus.PARTIALLY_REFUNDED
         )
-        move(order, target)
+        await move(session, order, target)
         if order.status == OrderStatus.REFUNDED:
             await session.execute(
                 update(Entitlement)
@@ -290,8 +293,24 @@ def order_owner(order: Order) -> Owner:
     return Owner(order.merchant_id, order.owner)
 
 
-def move(order: Order, target: OrderStatus) -> bool:
-    return advance(order, ORDER_TRANSITIONS, target)
+async def move(session: AsyncSession, order: Order, target: OrderStatus) -> bool:
+    """Move an order on, and its items' seats with it: held while pending, sold once paid,
+    given back when it ends unpaid or is refunded in full."""
+    before = OrderStatus(order.status)
+    if not advance(order, ORDER_TRANSITIONS, target):
+        return False
+    await seats.adjust(
+        session,
+        order.merchant_id,
+        order_lines(order),
+        held=(target in HOLDS_SEATS) - (before in HOLDS_SEATS),
+        sold=(target in SELLS_SEATS) - (before in SELLS_SEATS),
+    )
+    return True
+
+
+def order_lines(order: Order) -> list[tuple[str, int]]:
+    return [(item.product_id, item.quantity) for item in order.items]
 
 
 async def find_order(session: AsyncSession, where: Any, *, lock: bool = True) -> Order | None:

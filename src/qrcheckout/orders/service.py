@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qrcheckout.access.permissions import Access, Action, Grant, Resource
 from qrcheckout.access.roles import Owner
 from qrcheckout.access.secrets import digest, holds
+from qrcheckout.catalog import seats
 from qrcheckout.catalog.service import price_cart
 from qrcheckout.checkout.models import Token
 from qrcheckout.checkout.service import CANCEL_PREFIX, CheckoutService, token_owner
@@ -27,7 +28,7 @@ from qrcheckout.errors import (
 )
 from qrcheckout.listing import ListFilters, Query
 from qrcheckout.notifications.service import Notifier
-from qrcheckout.orders.ledger import Ledger, load_order, move, order_owner
+from qrcheckout.orders.ledger import Ledger, load_order, move, order_lines, order_owner
 from qrcheckout.orders.models import (
     Entitlement,
     Order,
@@ -207,6 +208,8 @@ class OrderService:
                 order.token_id = order.token.id
             session.add(order)
             await session.flush()
+            # Last, so that a product's row is locked for as short a time as can be.
+            await seats.adjust(session, merchant_id, order_lines(order), held=1, sold=0)
             if free:
                 await self.ledger.complete(session, outbox, order)
         if not free and order.token_id is not None:
@@ -230,7 +233,7 @@ class OrderService:
             grant = access.check(
                 Resource.ORDER, Action.CANCEL, order, capability=holds(cancel_secret, kept)
             )
-            if not move(order, OrderStatus.CANCELLED):
+            if not await move(session, order, OrderStatus.CANCELLED):
                 raise Conflict(
                     "order_not_cancellable",
                     f"An order in status {order.status} cannot be cancelled.",
@@ -257,7 +260,7 @@ class OrderService:
             async with self.units() as (session, outbox):
                 order = await load_order(session, order_id, lock=True)
                 due_now = order.expires_at is not None and order.expires_at <= utcnow()
-                if not (due_now and move(order, OrderStatus.EXPIRED)):
+                if not (due_now and await move(session, order, OrderStatus.EXPIRED)):
                     continue
                 order.failure_code = "expired"
                 order.failure_message = "The order expired before it was paid."

@@ -29,6 +29,9 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 PAID = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
 REFUNDABLE = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED})
+# Orders whose items count against their products' capacity (held), and as sold.
+HOLDS_SEATS = frozenset({OrderStatus.PENDING, *REFUNDABLE})
+SELLS_SEATS = REFUNDABLE
 
 
 class PaymentMode(StrEnum):
