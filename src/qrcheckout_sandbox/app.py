@@ -196,7 +196,7 @@ class Sandbox:
                 404,
             )
 
-        api = Api(self.engine, self.api_keys)
+        api = Api(self.engine, self.api_keys, self.platform["id"])
         api.mount(app, self._resources())
         app.add_api_route(
             "/v1/checkout/sessions/{oid}/line_items", self._line_items(api), methods=["GET"]
@@ -292,7 +292,9 @@ class Sandbox:
                 "account",
                 connect.create_account,
                 fetch=lambda ctx, oid: connect.get_account(ctx, oid, self.platform),
-                shown=lambda record: bool(record.extra.get("connected")),
+                shown=lambda record: (
+                    bool(record.extra.get("connected")) and not record.extra.get("deauthorized")
+                ),
             ),
             Resource("/v1/application_fees", "application_fee", filters=("charge",)),
         ]

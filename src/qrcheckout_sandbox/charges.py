@@ -95,6 +95,7 @@ def _application_fee(ctx: Ctx, charge: dict[str, Any], fee: int) -> str:
         created=ctx.now(),
         currency=charge["currency"],
     )
+    record["refunds"]["url"] = f"/v1/application_fees/{record['id']}/refunds"
     ctx.store.add("application_fee", record, None)
     ctx.engine.emit("application_fee.created", record, account=None, request_id=ctx.request_id)
     return str(record["id"])
@@ -226,7 +227,45 @@ def create_refund(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     reason = params.get("reason")
     if reason is not None and reason not in REFUND_REASONS:
         raise invalid("reason", f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}")
-    return refund_charge(ctx, charge, amount, reason=reason, metadata=p.metadata(params))
+    give_fee_back = p.boolean(params, "refund_application_fee")
+    if give_fee_back and ctx.account is None:
+        raise invalid(
+            "refund_application_fee",
+            "Can only refund an application fee when the request is made on behalf of "
+            "another account (using an OAuth key or the Stripe-Account header).",
+        )
+    refund = refund_charge(ctx, charge, amount, reason=reason, metadata=p.metadata(params))
+    if give_fee_back and charge.get("application_fee"):
+        _refund_fee(ctx, charge, amount)
+    return refund
+
+
+def _refund_fee(ctx: Ctx, charge: dict[str, Any], refunded: int) -> None:
+    """Give back the platform's fee in proportion to what was refunded of the charge (all that
+    is left of it once the charge is refunded in full), as Stripe does."""
+    fee = ctx.store.get("application_fee", charge["application_fee"], None)
+    if fee is None:
+        return
+    left = fee["amount"] - fee["amount_refunded"]
+    share = left if charge["refunded"] else min(left, fee["amount"] * refunded // charge["amount"])
+    if share <= 0:
+        return
+    fee_refund = {
+        "id": new_id("fr_"),
+        "object": "fee_refund",
+        "amount": share,
+        "balance_transaction": None,
+        "created": ctx.now(),
+        "currency": fee["currency"],
+        "fee": fee["id"],
+        "metadata": {},
+    }
+    fee["refunds"]["data"].insert(0, fee_refund)
+    fee["refunds"]["url"] = f"/v1/application_fees/{fee['id']}/refunds"
+    fee["amount_refunded"] += share
+    fee["refunded"] = fee["amount_refunded"] >= fee["amount"]
+    ctx.store.saved(fee)
+    ctx.engine.emit("application_fee.refunded", fee, account=None, request_id=ctx.request_id)
 
 
 def _refunded_of_captured(charge: dict[str, Any]) -> int:

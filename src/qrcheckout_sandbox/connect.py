@@ -7,7 +7,7 @@ from typing import Any
 
 from qrcheckout_sandbox import params as p
 from qrcheckout_sandbox import shapes
-from qrcheckout_sandbox.core import Ctx
+from qrcheckout_sandbox.core import Ctx, Engine
 from qrcheckout_sandbox.objects import StripeAPIError, invalid, new_id
 from qrcheckout_sandbox.store import Store
 
@@ -177,9 +177,13 @@ def token(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def deauthorize(store: Store, params: dict[str, Any]) -> dict[str, Any]:
+def deauthorize(engine: Engine, params: dict[str, Any], platform_name: str) -> dict[str, Any]:
+    """Unlink an account: its tokens stop working, and the platform hears of it as Stripe tells
+    it (``account.application.deauthorized``, on the account's behalf)."""
+    store = engine.store
     account_id = str(params.get("stripe_user_id") or "")
-    if not params.get("client_id"):
+    client_id = str(params.get("client_id") or "")
+    if not client_id:
         raise OAuthError("invalid_request", "No client_id provided.")
     record = store.record(account_id)
     if record is None or not record.extra.get("connected") or record.extra.get("deauthorized"):
@@ -192,5 +196,7 @@ def deauthorize(store: Store, params: dict[str, Any]) -> dict[str, Any]:
         if token_record.obj["account"] == account_id:
             token_record.obj["revoked"] = True
             store.saved(token_record.obj)
+    application = {"id": client_id, "object": "application", "name": platform_name}
+    engine.emit("account.application.deauthorized", application, account=account_id)
     store.commit()
     return {"stripe_user_id": account_id}

@@ -55,9 +55,13 @@ class Api:
     """The REST routes of one sandbox; ``api_keys``: the secret keys it takes (None: any
     ``sk_test_`` or ``rk_test_`` key), besides the OAuth access tokens it issued."""
 
-    def __init__(self, engine: Engine, api_keys: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, engine: Engine, api_keys: frozenset[str] | None = None, platform_id: str = ""
+    ) -> None:
         self.engine = engine
         self.api_keys = api_keys
+        #: The platform's own account id, which a ``Stripe-Account`` header may name.
+        self.platform_id = platform_id
 
     @property
     def store(self) -> Any:
@@ -130,6 +134,9 @@ class Api:
         if account is None:
             check_key(key, self.api_keys)
         header = request.headers.get("stripe-account")
+        if header and account is None and header == self.platform_id:
+            # The platform naming itself acts as itself, as on Stripe (dj-stripe sends it).
+            header = None
         if header:
             if account is not None and header != account:
                 raise _no_access(header)

@@ -81,7 +81,9 @@ class OAuth:
 
     async def deauthorize(self, request: Request) -> Response:
         params = await self._params(request)
-        return JSONResponse(connect.deauthorize(self.sandbox.store, params))
+        return JSONResponse(
+            connect.deauthorize(self.sandbox.engine, params, self.sandbox.business_name)
+        )
 
     async def _params(self, request: Request) -> dict[str, Any]:
         """The form of a call made with the platform's secret key (no connected account's)."""

@@ -138,3 +138,62 @@ def test_fees_need_a_connected_account_and_unknown_accounts_are_refused(
     created = client.v1.accounts.create({"type": "express", "email": "shop@example.com"})
     assert created.type == "express" and created.email == "shop@example.com"
     assert [a.id for a in client.v1.accounts.list().data] == [created.id]
+
+
+def test_the_platform_may_name_its_own_account(server: RunningServer) -> None:
+    client = _client(server)
+    platform = client.v1.accounts.retrieve_current()
+    on_itself = {"stripe_account": platform.id}
+    customer = client.v1.customers.create({"email": "a@example.com"}, on_itself)
+    # Made on the platform's own books, as without the header.
+    assert client.v1.customers.retrieve(customer.id).email == "a@example.com"
+
+
+def test_deauthorizing_tells_the_platform_and_unlists_the_account(server: RunningServer) -> None:
+    seller = _connected(server)["stripe_user_id"]
+    client = _client(server)
+    assert seller in [a.id for a in client.v1.accounts.list().data]
+    client.oauth.deauthorize({"client_id": "ca_platform123", "stripe_user_id": seller})
+    assert seller not in [a.id for a in client.v1.accounts.list().data]
+    [event] = [
+        e
+        for e in server.sandbox.events
+        if e["type"] == "account.application.deauthorized" and e["account"] == seller
+    ]
+    application = event["data"]["object"]
+    assert (application["object"], application["id"]) == ("application", "ca_platform123")
+
+
+def test_refunding_a_connected_charge_returns_the_fee_in_proportion(
+    server: RunningServer,
+) -> None:
+    seller = _connected(server)["stripe_user_id"]
+    client = _client(server)
+    on_seller = {"stripe_account": seller}
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 10000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+            "application_fee_amount": 333,
+        },
+        on_seller,
+    )
+    charge = client.v1.charges.retrieve(intent.latest_charge, options=on_seller)
+    client.v1.refunds.create(
+        {"payment_intent": intent.id, "amount": 2500, "refund_application_fee": True}, on_seller
+    )
+    fee = client.v1.application_fees.retrieve(charge.application_fee)
+    assert (fee.amount_refunded, fee.refunded) == (83, False)  # a quarter of 333, rounded down
+    assert [r.amount for r in fee.refunds.data] == [83]
+    # The rest of the charge refunded: all the fee that is left comes back.
+    client.v1.refunds.create(
+        {"payment_intent": intent.id, "refund_application_fee": True}, on_seller
+    )
+    fee = client.v1.application_fees.retrieve(charge.application_fee)
+    assert (fee.amount_refunded, fee.refunded) == (333, True)
+    own = client.v1.charges.create({"amount": 500, "currency": "usd", "source": "tok_visa"})
+    with pytest.raises(stripe.InvalidRequestError) as platform_own:
+        client.v1.refunds.create({"charge": own.id, "refund_application_fee": True})
+    assert platform_own.value.param == "refund_application_fee"
