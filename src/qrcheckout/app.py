@@ -19,6 +19,7 @@ from qrcheckout.catalog import api as catalog_api
 from qrcheckout.checkout import api as checkout_api
 from qrcheckout.checkout import sessions_api
 from qrcheckout.config import Settings
+from qrcheckout.connect import api as connect_api
 from qrcheckout.container import Container
 from qrcheckout.graphql.api import Endpoint as GraphQLEndpoint
 from qrcheckout.http import errors, health
@@ -109,7 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Whatever started is stopped, in reverse, also when a later start fails.
         async with contextlib.AsyncExitStack() as started:
-            provider = StripeProvider(api_key, webhook_secret, api_base)
+            provider = StripeProvider(
+                api_key,
+                webhook_secret,
+                api_base,
+                connect_webhook_secret=settings.stripe_connect_webhook_secret,
+            )
             started.push_async_callback(provider.aclose)
             container = await Container.start(settings, provider, merchant_webhook_secret(settings))
             started.push_async_callback(container.stop)
@@ -160,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         framing_only=[SANDBOX_PATH],
     )
     app.include_router(access_api.router)
+    app.include_router(connect_api.router)
     app.include_router(catalog_api.router)
     app.include_router(checkout_api.router)
     app.include_router(sessions_api.router)

@@ -9,6 +9,9 @@ import limits
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qrcheckout.money import MAX_AMOUNT
+
+SANDBOX_CONNECT_CLIENT_ID = "ca_qrcheckout_sandbox"
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "whsec_changeme"}
 
 
@@ -35,6 +38,18 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     # Unset: Stripe itself with a key, or the built-in sandbox without one.
     stripe_api_base: str | None = None
+    # The platform's Connect client id (``ca_...``): merchants link their own Stripe accounts
+    # and are paid there. Unset: the sandbox takes a made-up one; with Stripe, linking is off.
+    stripe_connect_client_id: str | None = Field(default=None, pattern=r"^ca_[A-Za-z0-9_]{4,}$")
+    # The signing secret of a Connect webhook endpoint (linked accounts' events), if separate.
+    stripe_connect_webhook_secret: str | None = None
+    # The platform's publishable key, told to buyers' apps of merchants paid on the platform.
+    stripe_publishable_key: str | None = Field(default=None, pattern=r"^pk_(test|live)_\w{8,}$")
+    # The platform's fee on payments into a merchant's linked account: basis points of the
+    # amount plus a fixed amount in its minor units (a merchant may have its own, set by the
+    # platform's key).
+    platform_fee_bps: int = Field(default=0, ge=0, le=10_000)
+    platform_fee_fixed: int = Field(default=0, ge=0, le=MAX_AMOUNT)
     # Where the sandbox sends its events; unset: this service's own webhook endpoint.
     sandbox_webhook_url: str | None = None
     # The one secret key the mounted sandbox takes (this service uses it too); unset: generated
@@ -105,6 +120,7 @@ class Settings(BaseSettings):
             for name in (
                 "stripe_secret_key",
                 "stripe_webhook_secret",
+                "stripe_connect_webhook_secret",
                 "api_key",
                 "admin_key",
                 "jwt_secret",
@@ -148,6 +164,13 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.stripe_secret_key is None
+
+    @property
+    def connect_client_id(self) -> str | None:
+        """The Connect client id merchants link with; None: linking is not set up."""
+        if self.stripe_connect_client_id:
+            return self.stripe_connect_client_id
+        return SANDBOX_CONNECT_CLIENT_ID if self.uses_sandbox else None
 
 
 def _comma_list(text: str) -> list[str]:

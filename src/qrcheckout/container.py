@@ -14,6 +14,7 @@ from qrcheckout.catalog.service import Catalog
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
+from qrcheckout.connect.service import Fees, Links
 from qrcheckout.db import Database
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.payments import OrderPayments
@@ -36,6 +37,7 @@ class Container:
     provider: PaymentProvider
     jwt: JWTVerifier
     merchants: Merchants
+    links: Links
     units: UnitOfWork
     catalog: Catalog
     tokens: CheckoutService
@@ -63,7 +65,15 @@ class Container:
         bus = create_bus(settings.bus_url)
         await bus.start()
         units = UnitOfWork(db, bus)
-        tokens = CheckoutService(db, units, provider, settings)
+        links = Links(
+            db,
+            provider,
+            client_id=settings.connect_client_id,
+            public_url=settings.public_url,
+            fees=Fees(settings.platform_fee_bps, settings.platform_fee_fixed),
+            platform_publishable_key=settings.stripe_publishable_key,
+        )
+        tokens = CheckoutService(db, units, provider, settings, links)
         notifier = Notifier(
             db,
             settings.merchant_webhook_targets,
@@ -80,10 +90,11 @@ class Container:
             provider=provider,
             jwt=JWTVerifier(settings),
             merchants=merchants,
+            links=links,
             units=units,
             catalog=catalog,
             tokens=tokens,
-            sessions=HostedSessions(db, provider, settings.public_url + "/"),
+            sessions=HostedSessions(db, provider, settings.public_url + "/", links),
             notifier=notifier,
             orders=orders,
             order_payments=OrderPayments(db, units, provider, orders),
@@ -108,6 +119,7 @@ class Container:
         intake.on(events.ChargeSucceeded, ledger.on_charge_succeeded)
         intake.on(events.ChargeRefunded, ledger.on_charge_refunded)
         intake.on(events.RefundChanged, ledger.on_refund_changed)
+        intake.on(events.AccountUnlinked, self.links.on_unlinked)
         intake.owner_of = owner_of
 
     def jobs(self) -> list[Job]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qrcheckout.db import Base, UTCDateTime, utcnow
@@ -31,6 +31,10 @@ class Merchant(Base):
     # merchant's, ``QRCHECKOUT_MERCHANT_WEBHOOK_SECRET``). Kept as written, not hashed: a signing
     # secret must be used to sign, like Stripe's endpoint secrets. Never shown after it is made.
     webhook_secret: Mapped[str | None] = mapped_column(String(64))
+    # The platform's fee on payments into its linked Stripe account: basis points of the amount
+    # plus a fixed amount in minor units; None: the platform's settings.
+    fee_bps: Mapped[int | None] = mapped_column(Integer)
+    fee_fixed: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -36,9 +36,9 @@ class RedirectOrigins:
         self.home_url = home_url
         self.origins = {o for o in (origin_of(u) for u in (home_url, *allowed)) if o}
 
-    def check(self, field: str, url: object | None) -> str:
+    def check(self, field: str, url: object | None, default: str | None = None) -> str:
         if url is None:
-            return self.home_url
+            return default or self.home_url
         text = str(url)
         origin = origin_of(text)
         if origin is None or origin not in self.origins:

@@ -27,6 +27,9 @@ class Resource(StrEnum):
     CARD_CHARGE = "card_charge"
     EVENT = "event"  # a provider's webhook event, on the realtime channel
     DELIVERY = "delivery"  # a merchant webhook delivery
+    STRIPE_ACCOUNT = "stripe_account"  # a merchant's link to its own Stripe account
+    PUBLISHABLE_KEY = "publishable_key"  # the key a buyer's app pays a merchant with
+    PLATFORM_FEE = "platform_fee"  # what the platform takes of a merchant's payments
 
 
 class Action(StrEnum):
@@ -71,6 +74,9 @@ OWNERS: dict[Resource, Owners] = {
     Resource.CARD_CHARGE: Owners(merchant=None),
     Resource.EVENT: Owners(user="user_id"),
     Resource.DELIVERY: Owners(),
+    Resource.STRIPE_ACCOUNT: Owners(),
+    Resource.PUBLISHABLE_KEY: Owners(),
+    Resource.PLATFORM_FEE: Owners(),
 }
 
 
@@ -107,6 +113,7 @@ _BUYER_SHOPPING: dict[tuple[Resource, Action], tuple[Grant, ...]] = {
     (R.ORDER, A.READ): _g(PUBLIC_ORDER),
     (R.ORDER, A.SUBSCRIBE): _g(PUBLIC_ORDER),
     (R.ORDER, A.CANCEL): _g(Rows.CREATOR),
+    (R.PUBLISHABLE_KEY, A.READ): _g(Rows.ALL),
 }
 
 PERMISSIONS: dict[Role, dict[tuple[Resource, Action], tuple[Grant, ...]]] = {
@@ -150,6 +157,13 @@ PERMISSIONS: dict[Role, dict[tuple[Resource, Action], tuple[Grant, ...]]] = {
         (R.ORDER, A.REFUND): _g(Rows.MERCHANT),
         (R.EVENT, A.SUBSCRIBE): _g(Rows.MERCHANT),
         (R.DELIVERY, A.LIST): _g(Rows.MERCHANT),
+        (R.STRIPE_ACCOUNT, A.CREATE): _g(Rows.MERCHANT),
+        (R.STRIPE_ACCOUNT, A.READ): _g(Rows.MERCHANT),
+        (R.STRIPE_ACCOUNT, A.LIST): _g(Rows.MERCHANT),
+        (R.STRIPE_ACCOUNT, A.CANCEL): _g(Rows.MERCHANT),
+        (R.PUBLISHABLE_KEY, A.READ): _g(Rows.ALL),
+        # An app's backend charges card tokens with the merchant's key (no order).
+        (R.CARD_CHARGE, A.CREATE): _g(Rows.ALL),
     },
     Role.ADMIN: {
         (resource, action): _g(Rows.ALL)

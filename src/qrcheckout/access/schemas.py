@@ -17,10 +17,13 @@ from pydantic import (
 
 from qrcheckout.access.origins import origin_of
 from qrcheckout.inputs import Currency, Input
+from qrcheckout.money import MAX_AMOUNT
 
 MERCHANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 MAX_ORIGINS = 20
 NOT_NULL = frozenset({"name", "default_currency", "allowed_origins", "webhook_urls"})
+#: What only the platform sets of a merchant.
+PLATFORM_SET = frozenset({"fee_bps", "fee_fixed"})
 
 
 def _origin(value: str) -> str:
@@ -49,6 +52,10 @@ class MerchantSettings(Input):
     # (decimal, hex and IPv4-in-IPv6 spellings are normalised by the URL parser first) unless
     # the service allows private targets; see ``access.targets``.
     webhook_urls: list[HttpUrl] | None = Field(default=None, max_length=MAX_ORIGINS)
+    # The platform's fee on its payments into its linked Stripe account (basis points, and a
+    # fixed amount in minor units); null: the platform's default. Set with the platform's key.
+    fee_bps: int | None = Field(default=None, ge=0, le=10_000, strict=True)
+    fee_fixed: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, strict=True)
 
     @model_validator(mode="after")
     def _required_are_not_null(self) -> MerchantSettings:
@@ -88,6 +95,8 @@ class MerchantOut(BaseModel):
     default_product_id: str | None
     allowed_origins: list[str]
     webhook_urls: list[str]
+    fee_bps: int | None
+    fee_fixed: int | None
     created_at: datetime
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qrcheckout.access.models import DEFAULT_MERCHANT, ApiKey, Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.roles import Principal, Role
-from qrcheckout.access.schemas import MerchantCreate, MerchantSettings
+from qrcheckout.access.schemas import PLATFORM_SET, MerchantCreate, MerchantSettings
 from qrcheckout.access.secrets import digest
 from qrcheckout.access.targets import check_webhook_urls
 from qrcheckout.catalog.service import products_by_id
@@ -136,6 +136,8 @@ class Merchants:
 
     async def update(self, access: Access, merchant_id: str, changes: MerchantSettings) -> Merchant:
         fields = changes.changes()
+        if fields.keys() & PLATFORM_SET:
+            access.grants(Resource.PLATFORM_FEE, Action.UPDATE)
         self._check_webhook_urls(fields)
         async with self.db.transaction() as session:
             merchant = await session.get(Merchant, merchant_id, with_for_update=True)

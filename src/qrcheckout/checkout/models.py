@@ -65,6 +65,8 @@ class Payment(Base):
     amount_total: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     payment_intent: Mapped[str | None] = mapped_column(String(255))
+    # The merchant's linked account the session was opened on; None: the platform's.
+    account_id: Mapped[str | None] = mapped_column(String(255))
     # Set when money arrived that could not be applied (mismatch, after expiry or cancel).
     problem: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

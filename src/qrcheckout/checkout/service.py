@@ -29,6 +29,7 @@ from qrcheckout.checkout.states import (
     TokenStatus,
 )
 from qrcheckout.config import Settings
+from qrcheckout.connect.service import Links, Payee, paid_on
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, DomainError, Gone, Invalid, NotFound, ProviderUnavailable
 from qrcheckout.lifecycle import advance
@@ -75,12 +76,18 @@ def not_payable(token: Token) -> DomainError:
 
 class CheckoutService:
     def __init__(
-        self, db: Database, units: UnitOfWork, provider: PaymentProvider, settings: Settings
+        self,
+        db: Database,
+        units: UnitOfWork,
+        provider: PaymentProvider,
+        settings: Settings,
+        links: Links,
     ) -> None:
         self.db = db
         self.units = units
         self.provider = provider
         self.settings = settings
+        self.links = links
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -165,6 +172,7 @@ class CheckoutService:
         made: list[tuple[Token, str]] = []
         try:
             async with self.units() as (session, outbox):
+                await self.links.payee(session, merchant_id)  # refused while unlinked
                 for token_id, request in zip(ids, requests, strict=True):
                     if request.id is not None and await session.get(Token, token_id) is not None:
                         raise _taken(token_id)
@@ -265,11 +273,12 @@ class CheckoutService:
             key = f"qrcheckout-token-{token.id}-session-{len(token.payments)}"
         else:
             key = f"qrcheckout-token-{token.id}-scan-{uuid.uuid4()}"
+        payee = await self.links.payee_of(token.merchant_id)
         if before_new_session is not None:
             await before_new_session()
         try:
             provider_session = await self.provider.create_checkout_session(
-                self._session_request(token, key)
+                self._session_request(token, key, payee)
             )
         except ProviderError as exc:
             log.warning("provider refused a session for token %s: %s", token.id, exc.message)
@@ -284,15 +293,17 @@ class CheckoutService:
             token = await _load(session, token_id, lock=True)
             live = token.status == TokenStatus.INPROGRESS
             if live:
-                await _ensure_payment(session, token, provider_session.id, provider_session.url)
+                await _ensure_payment(
+                    session, token, provider_session.id, provider_session.url, payee.account
+                )
                 token.stripe_session_id = provider_session.id
                 self.announce(outbox, token)
         if not live:
-            await self._expire_sessions([provider_session.id])
+            await self._expire_sessions([(provider_session.id, payee.account)])
             raise not_payable(token)
         return provider_session.url
 
-    def _session_request(self, token: Token, key: str) -> SessionRequest:
+    def _session_request(self, token: Token, key: str, payee: Payee) -> SessionRequest:
         expires_at = None
         if token.end_at is not None:
             earliest, latest = self.provider.session_expiry_window
@@ -316,6 +327,8 @@ class CheckoutService:
             expires_at=expires_at,
             client_reference_id=token.id,
             metadata={"token_id": token.id},
+            account=payee.account,
+            application_fee=payee.fee(token.amount_total),
         )
 
     # -- cancelling and expiring -------------------------------------------------------------
@@ -368,7 +381,7 @@ class CheckoutService:
         return await self.expire(ids) if ids else 0
 
     async def expire(self, token_ids: list[str]) -> int:
-        open_sessions: list[str] = []
+        open_sessions: list[tuple[str, str | None]] = []
         expired = 0
         async with self.units() as (session, outbox):
             for token_id in token_ids:
@@ -382,12 +395,12 @@ class CheckoutService:
         await self._expire_sessions(open_sessions)
         return expired
 
-    async def _expire_sessions(self, session_ids: list[str]) -> None:
+    async def _expire_sessions(self, sessions: list[tuple[str, str | None]]) -> None:
         if not self.provider.supports_session_expiry:
             return  # each session runs out by its own expiry; a late payment is refunded
-        for session_id in session_ids:
+        for session_id, account in sessions:
             try:
-                await self.provider.expire_checkout_session(session_id)
+                await self.provider.expire_checkout_session(session_id, account)
             except ProviderError as exc:
                 # Already completed or expired at the provider: its webhook settles the payment.
                 log.info("could not expire session %s: %s", session_id, exc.message)
@@ -397,14 +410,23 @@ class CheckoutService:
     async def on_checkout_event(
         self, session: AsyncSession, outbox: Outbox, change: CheckoutEvent
     ) -> Owner | None:
-        """Apply a hosted session's change to its token; whose it is, None when not ours."""
+        """Apply a hosted session's change to its token; whose it is, None when not ours (nor
+        from the account its session was opened on)."""
         payment = await session.get(Payment, change.session_id)
+        if payment is not None and payment.account_id != change.account:
+            log.warning("session %s: an event from another account is ignored", payment.id)
+            return None
         token_id = payment.token_id if payment is not None else change.reference
         token = await _find(session, token_id, lock=True) if token_id else None
         if token is None:
             return None
         if payment is None:
-            payment = await _ensure_payment(session, token, change.session_id, change.url or "")
+            if await paid_on(session, token.merchant_id) != change.account:
+                log.warning("token %s: an event from another account is ignored", token.id)
+                return None
+            payment = await _ensure_payment(
+                session, token, change.session_id, change.url or "", change.account
+            )
         before = (token.status, token.paid_count, token.failure_code)
         match change:
             case CheckoutProcessing():
@@ -490,12 +512,12 @@ def _is_due(token: Token, now: datetime) -> bool:
     )
 
 
-def _open_sessions(token: Token) -> list[str]:
-    return [p.id for p in token.payments if p.status == TokenPaymentStatus.OPEN]
+def _open_sessions(token: Token) -> list[tuple[str, str | None]]:
+    return [(p.id, p.account_id) for p in token.payments if p.status == TokenPaymentStatus.OPEN]
 
 
 async def _ensure_payment(
-    session: AsyncSession, token: Token, session_id: str, url: str
+    session: AsyncSession, token: Token, session_id: str, url: str, account: str | None
 ) -> Payment:
     payment = await session.get(Payment, session_id)
     if payment is None:
@@ -506,6 +528,7 @@ async def _ensure_payment(
             url=url,
             amount_total=token.amount_total,
             currency=token.currency,
+            account_id=account,
             created_at=utcnow(),
         )
         session.add(payment)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import EmailStr, Field, HttpUrl
 
-from qrcheckout.access.models import Merchant
+from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
 from qrcheckout.access.origins import RedirectOrigins
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.catalog.models import Product
@@ -23,6 +23,7 @@ from qrcheckout.catalog.service import (
     refuse_capacity,
 )
 from qrcheckout.checkout.schemas import MAX_ITEMS
+from qrcheckout.connect.service import Links, paid_on
 from qrcheckout.db import Database
 from qrcheckout.errors import (
     DomainError,
@@ -35,6 +36,7 @@ from qrcheckout.errors import (
 from qrcheckout.inputs import AnyCaseCurrency, Input
 from qrcheckout.money import MAX_AMOUNT
 from qrcheckout.payments.provider import (
+    CheckoutSession,
     LineItem,
     PaymentProvider,
     ProviderError,
@@ -86,10 +88,13 @@ class OpenedSession:
 
 
 class HostedSessions:
-    def __init__(self, db: Database, provider: PaymentProvider, home_url: str) -> None:
+    def __init__(
+        self, db: Database, provider: PaymentProvider, home_url: str, links: Links
+    ) -> None:
         self.db = db
         self.provider = provider
         self.home_url = home_url
+        self.links = links
 
     async def open(self, access: Access, wanted: SessionCreate, *, key: str) -> OpenedSession:
         """Open a hosted checkout for ``wanted`` in the addressed shop; ``key`` makes a retried
@@ -112,6 +117,7 @@ class HostedSessions:
             if merchant is None:
                 raise NotFound("merchant_not_found", "No such merchant.")
             known = await products_by_id(session, merchant_id, (i.price for i in items if i.price))
+            payee = await self.links.payee(session, merchant_id)
         returns = RedirectOrigins(self.home_url, merchant.allowed_origins)
         for index, item in enumerate(items):
             _check_line(index, item, trusted=trusted, known=known)
@@ -126,16 +132,36 @@ class HostedSessions:
         if len(currencies) != 1:
             raise Invalid("mixed_currencies", ONE_CURRENCY)
         _check_countries(wanted.shipping_countries)
+        # Pages of this service that say what happened, when the caller names none.
+        shop = "" if merchant_id == DEFAULT_MERCHANT else f"merchant={merchant_id}"
+        success = f"{self.home_url}success?session_id={{CHECKOUT_SESSION_ID}}"
+        success += f"&{shop}" if shop else ""
+        cancel = f"{self.home_url}cancel" + (f"?{shop}" if shop else "")
         return SessionRequest(
             line_items=lines,
             currency=currencies.pop(),
-            success_url=returns.check("success_url", wanted.success_url),
-            cancel_url=returns.check("cancel_url", wanted.cancel_url),
+            success_url=returns.check("success_url", wanted.success_url, success),
+            cancel_url=returns.check("cancel_url", wanted.cancel_url, cancel),
             idempotency_key=key,
             customer_email=str(wanted.customer_email),
             shipping_countries=tuple(wanted.shipping_countries),
             metadata={"source": "create-checkout-session", "merchant_id": merchant_id},
+            account=payee.account,
+            application_fee=payee.fee(sum(line.unit_amount * line.quantity for line in lines)),
         )
+
+    async def outcome(self, merchant_id: str, session_id: str) -> CheckoutSession:
+        """A hosted checkout of the merchant's as the provider has it now (its success page)."""
+        async with self.db.sessions() as session:
+            account = await paid_on(session, merchant_id)
+        try:
+            return await self.provider.retrieve_checkout_session(session_id, account)
+        except ProviderError as exc:
+            if exc.kind == ProviderErrorKind.UNAVAILABLE:
+                raise ProviderUnavailable(
+                    "provider_unavailable", f"The payment provider failed: {exc.message}"
+                ) from exc
+            raise NotFound("session_not_found", "No such checkout.") from exc
 
 
 ONE_CURRENCY = "All line items must be in one currency."

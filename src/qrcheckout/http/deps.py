@@ -25,6 +25,7 @@ from qrcheckout.catalog.service import Catalog
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
+from qrcheckout.connect.service import Links
 from qrcheckout.container import Container
 from qrcheckout.errors import Malformed, NotFound, Unauthenticated
 from qrcheckout.http.ratelimit import counting_failures
@@ -72,6 +73,7 @@ NotifierDep = Annotated[Notifier, Depends(_part(lambda c: c.notifier))]
 Webhooks = Annotated[WebhookIntake, Depends(_part(lambda c: c.webhooks))]
 BusDep = Annotated[Bus, Depends(_part(lambda c: c.bus))]
 MerchantsDep = Annotated[Merchants, Depends(_part(lambda c: c.merchants))]
+LinksDep = Annotated[Links, Depends(_part(lambda c: c.links))]
 
 
 # -- callers -----------------------------------------------------------------------------------

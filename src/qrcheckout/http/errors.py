@@ -73,8 +73,18 @@ def respond(exc: errors.DomainError) -> JSONResponse:
     return JSONResponse(body_of(exc), status_of(exc), headers=headers_of(exc))
 
 
-def jsonapi_response(exc: errors.DomainError) -> JSONResponse:
-    """The REST body plus JSON:API's ``errors`` array, for the JSON:API routes."""
+def jsonapi_response(exc: errors.DomainError, **members: Any) -> JSONResponse:
+    """The REST body plus JSON:API's ``errors`` array (and ``members``), for the JSON:API
+    routes."""
+    return JSONResponse(
+        jsonapi_body(exc) | members,
+        status_of(exc),
+        headers=headers_of(exc),
+        media_type="application/vnd.api+json",
+    )
+
+
+def jsonapi_body(exc: errors.DomainError) -> dict[str, Any]:
     status = status_of(exc)
     meta = {k: v for k, v in exc.details.items() if v is not None}
     body = body_of(exc)
@@ -88,9 +98,7 @@ def jsonapi_response(exc: errors.DomainError) -> JSONResponse:
         | ({"source": {"pointer": "/" + exc.field.replace(".", "/")}} if exc.field else {})
         | ({"meta": meta} if meta else {})
     ]
-    return JSONResponse(
-        body, status, headers=headers_of(exc), media_type="application/vnd.api+json"
-    )
+    return body
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine
 
 import qrcheckout.catalog.models
 import qrcheckout.checkout.models
+import qrcheckout.connect.models
 import qrcheckout.notifications.models
 import qrcheckout.orders.models
 import qrcheckout.webhooks.models  # noqa: F401 - registers the tables

@@ -3,14 +3,15 @@ what the signed-in buyer was granted."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field, ValidationError
 
 from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.access.roles import Role
 from qrcheckout.checkout.schemas import CancelRequest
 from qrcheckout.errors import Invalid, Malformed
 from qrcheckout.http.deps import (
@@ -19,7 +20,6 @@ from qrcheckout.http.deps import (
     IdempotencyKey,
     Orders,
     Payments,
-    SignedIn,
     idempotency_key,
     principal,
     signed_in,
@@ -27,7 +27,7 @@ from qrcheckout.http.deps import (
 from qrcheckout.http.errors import INVALID_JSON, jsonapi_response, refusal
 from qrcheckout.http.ratelimit import limited
 from qrcheckout.inputs import Currency, Input, has_control_characters, parse_json
-from qrcheckout.money import MAX_AMOUNT
+from qrcheckout.money import MAX_AMOUNT, format_amount
 from qrcheckout.orders.schemas import (
     EntitlementList,
     EntitlementOut,
@@ -40,6 +40,7 @@ from qrcheckout.orders.schemas import (
 from qrcheckout.ratelimit import Rule
 
 router = APIRouter(tags=["orders"])
+JSONAPI = "application/vnd.api+json"
 
 
 @router.post(
@@ -90,11 +91,17 @@ async def charge_order(
         refused = refusal(exc)
         if refused is None:
             raise
-        return jsonapi_response(refused)
+        # The ticketing front-end reads the outcome from data.attributes, refused or not.
+        outcome = {"status": False, "message": refused.message}
+        return jsonapi_response(
+            refused, data={"type": "charge", "id": order_id, "attributes": outcome}
+        )
     attributes = orders.to_out(order).model_dump(mode="json")
+    paid = format_amount(order.amount_paid, order.currency)
+    attributes["message"] = f"Charge successful: {paid} paid, the order is {order.status}."
     return JSONResponse(
         {"data": {"type": "order", "id": order.id, "attributes": attributes}},
-        media_type="application/vnd.api+json",
+        media_type=JSONAPI,
     )
 
 
@@ -158,8 +165,19 @@ async def my_entitlements(orders: Orders, access: AccessDep) -> EntitlementList:
 class TokenCharge(Input):
     token: str = Field(min_length=1, max_length=255)
     amount: int = Field(ge=1, le=MAX_AMOUNT, strict=True)
-    currency: Currency
+    # Unset: the merchant's default currency.
+    currency: Currency | None = None
 
+
+async def _charger(request: Request) -> Access:
+    """Who charges a card token: refused, before the body is read, without a credential."""
+    access = Access(await principal(request))
+    if access.role is Role.ANONYMOUS:
+        await signed_in(request)  # the refusal a missing credential has always had
+    return access
+
+
+Charger = Annotated[Access, Depends(_charger)]
 
 # Its own router: the app developers' charge route keeps its tag and operation id.
 card_charges = APIRouter(tags=["payments"])
@@ -167,10 +185,10 @@ card_charges = APIRouter(tags=["payments"])
 
 @card_charges.post("/services/Stripe/charge", operation_id="charge_services_Stripe_charge_post")
 async def charge_card_token(
-    body: TokenCharge, request: Request, payments: Payments, buyer: SignedIn
+    body: TokenCharge, request: Request, payments: Payments, access: Charger
 ) -> dict[str, Any]:
-    """Charge a card token for a signed-in app user, with no order."""
+    """Charge a card token with no order: for a signed-in app user, or by the merchant's own
+    backend with its key (an app key)."""
     key = idempotency_key(request)  # after the body, as this route has always checked
-    Access(await principal(request)).grants(Resource.CARD_CHARGE, Action.CREATE)
-    result = await payments.charge_token(buyer, body.token, body.amount, body.currency, key)
+    result = await payments.charge_token(access, body.token, body.amount, body.currency, key)
     return {"id": result.id, "status": result.status}

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout.access.roles import Owner
 from qrcheckout.catalog import seats
+from qrcheckout.checkout.models import Payment
+from qrcheckout.connect.service import paid_on
 from qrcheckout.db import utcnow
 from qrcheckout.errors import NotFound
 from qrcheckout.lifecycle import advance
@@ -57,12 +59,16 @@ class Ledger:
     ) -> Owner | None:
         if paid.reference is None or not paid.amount:
             return None
+        # The token's session, accepted from the account it was opened on (tokens go first).
+        opened = await session.get(Payment, paid.session_id)
+        if opened is None or opened.account_id != paid.account:
+            return None
         order = await find_order(session, Order.token_id == paid.reference)
         if order is None:
             return None
         payment_id = paid.payment_id or paid.session_id
         await self.record_payment(
-            session, outbox, order, payment_id, None, paid.amount, paid.currency
+            session, outbox, order, payment_id, None, paid.amount, paid.currency, paid.account
         )
         return order_owner(order)
 
@@ -71,6 +77,8 @@ class Ledger:
     ) -> Owner | None:
         known = await session.get(OrderPayment, charge.payment_id)
         if known is not None:
+            if known.account_id != charge.account:
+                return None
             known.charge_id = known.charge_id or charge.charge_id
             paid_for = await session.get(Order, known.order_id)
             return order_owner(paid_for) if paid_for is not None else None
@@ -78,6 +86,9 @@ class Ledger:
             return None
         order = await find_order(session, Order.id == charge.order_id)
         if order is None or charge.amount is None:
+            return None
+        if await paid_on(session, order.merchant_id) != charge.account:
+            log.warning("order %s: a charge from another account is ignored", order.id)
             return None
         await self.record_payment(
             session,
@@ -87,13 +98,14 @@ class Ledger:
             charge.charge_id,
             charge.amount,
             charge.currency,
+            charge.account,
         )
         return order_owner(order)
 
     async def on_refund_changed(
         self, session: AsyncSession, outbox: Outbox, change: RefundChanged
     ) -> Owner | None:
-        found = await self._payment_of(session, change.payment_id, change.charge_id)
+        found = await self._payment_of(session, change.payment_id, change.charge_id, change.account)
         if found is None:
             return None
         order, payment = found
@@ -104,7 +116,7 @@ class Ledger:
     async def on_charge_refunded(
         self, session: AsyncSession, outbox: Outbox, change: ChargeRefunded
     ) -> Owner | None:
-        found = await self._payment_of(session, change.payment_id, change.charge_id)
+        found = await self._payment_of(session, change.payment_id, change.charge_id, change.account)
         if found is None:
             return None
         order, payment = found
@@ -118,8 +130,9 @@ class Ledger:
         return order_owner(order)
 
     async def _payment_of(
-        self, session: AsyncSession, intent: str | None, charge: str | None
+        self, session: AsyncSession, intent: str | None, charge: str | None, account: str | None
     ) -> tuple[Order, OrderPayment] | None:
+        """The order payment a refund names, if it was taken on ``account``."""
         payment = None
         if intent is not None:
             payment = await session.get(OrderPayment, intent)
@@ -127,7 +140,7 @@ class Ledger:
             payment = await session.get(OrderPayment, charge) or await session.scalar(
                 select(OrderPayment).where(OrderPayment.charge_id == charge)
             )
-        if payment is None:
+        if payment is None or payment.account_id != account:
             return None
         order = await load_order(session, payment.order_id, lock=True)
         current = next(p for p in order.payments if p.id == payment.id)
@@ -146,9 +159,10 @@ class Ledger:
         charge_id: str | None,
         amount: int,
         currency: str,
+        account: str | None,
     ) -> OrderPayment:
-        """Apply a payment to a pending order, locked by the caller, once; money it cannot
-        take is kept to refund."""
+        """Apply a payment (taken on ``account``) to a pending order, locked by the caller,
+        once; money it cannot take is kept to refund."""
         for payment in order.payments:
             if payment.id == payment_id:
                 payment.charge_id = payment.charge_id or charge_id
@@ -162,6 +176,7 @@ class Ledger:
             id=payment_id,
             order_id=order.id,
             charge_id=charge_id,
+            account_id=account,
             status=(
                 OrderPaymentStatus.REFUND_PENDING if problem else OrderPaymentStatus.SUCCEEDED
             ).value,
@@ -189,7 +204,10 @@ class Ledger:
             return
         order.completed_at = utcnow()
         order.failure_code = order.failure_message = None
-        owner = order.owner or order.customer_email or ""
+        owner = order.owner or order.customer_email
+        if owner is None:  # sold by the merchant to nobody named: nothing to grant
+            await self._completed(session, outbox, order)
+            return
         granted = set(
             await session.scalars(
                 select(Entitlement.product_id).where(Entitlement.order_id == order.id)
@@ -206,6 +224,9 @@ class Ledger:
             for item in order.items
             if item.product_id not in granted
         )
+        await self._completed(session, outbox, order)
+
+    async def _completed(self, session: AsyncSession, outbox: Outbox, order: Order) -> None:
         await self.notifier.enqueue(
             session,
             "order.completed",

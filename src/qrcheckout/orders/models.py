@@ -66,6 +66,8 @@ class OrderPayment(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     # The charge behind it when known: refund events name the charge.
     charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The merchant's linked account the money was taken on; None: the platform's.
+    account_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(24), index=True)
     applied: Mapped[bool] = mapped_column(default=False)
     amount: Mapped[int] = mapped_column(Integer)

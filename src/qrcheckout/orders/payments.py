@@ -9,7 +9,7 @@ import secrets
 
 from sqlalchemy import select
 
-from qrcheckout.access.buyers import Buyer
+from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.secrets import digest
 from qrcheckout.db import Database, utcnow
@@ -17,6 +17,7 @@ from qrcheckout.errors import (
     Conflict,
     DomainError,
     Invalid,
+    NotFound,
     PaymentDeclined,
     PaymentIncomplete,
     ProviderUnavailable,
@@ -55,6 +56,7 @@ class OrderPayments:
         self.provider = provider
         self.orders = orders
         self.ledger = orders.ledger
+        self.links = orders.tokens.links
 
     # -- charging a card token ---------------------------------------------------------------
 
@@ -69,6 +71,7 @@ class OrderPayments:
                     "token_missing",
                     "Send the card token as data.attributes.stripe (a tok_... from Stripe.js).",
                 )
+            payee = await self.links.payee(session, order.merchant_id)
             order.attempts += 1
             # One key per order and attempt: a retried or concurrent request with the same card
             # is the same charge; only a refused attempt lets the next one use a new key.
@@ -80,6 +83,8 @@ class OrderPayments:
                 idempotency_key=key,
                 description=f"Order {order.id}",
                 metadata={"order_id": order.id},
+                account=payee.account,
+                application_fee=payee.fee(order.amount),
             )
         try:
             charge = await self.provider.charge(request)
@@ -110,6 +115,7 @@ class OrderPayments:
                 charge_id=charge.id,
                 amount=charge.amount,
                 currency=charge.currency,
+                account=payee.account,
             )
         if not payment.applied:
             raise Conflict(
@@ -119,18 +125,30 @@ class OrderPayments:
         return await self.orders.get(order_id)
 
     async def charge_token(
-        self, buyer: Buyer, token: str, amount: int, currency: str, key: str | None
+        self, access: Access, token: str, amount: int, currency: str | None, key: str | None
     ) -> Charge:
-        """A one-off card-token charge with no order; a retry with the same ``key`` is the
-        same charge."""
+        """A one-off card-token charge with no order, for the addressed merchant (in its
+        default currency unless told), by a signed-in buyer or the merchant's own backend; a
+        retry with the same ``key`` by the same caller is the same charge."""
+        access.grants(Resource.CARD_CHARGE, Action.CREATE)
+        caller = access.principal
+        merchant_id = caller.merchant_id or caller.shop
+        subject = caller.user_id or f"merchant:{merchant_id}"
+        async with self.db.sessions() as session:
+            merchant = await session.get(Merchant, merchant_id)
+            if merchant is None:
+                raise NotFound("merchant_not_found", f"No merchant {merchant_id!r}.")
+            payee = await self.links.payee(session, merchant_id)
         request = ChargeRequest(
             amount=amount,
-            currency=currency,
+            currency=currency or merchant.default_currency,
             source=token,
-            # Hashed together: no two (buyer, key) pairs make the same provider key.
+            # Hashed together: no two (caller, key) pairs make the same provider key.
             idempotency_key="qrcheckout-charge-"
-            + digest(json.dumps([buyer.subject, key or secrets.token_hex(12)])),
-            metadata={"subject": buyer.subject},
+            + digest(json.dumps([merchant_id, subject, key or secrets.token_hex(12)])),
+            metadata={"subject": subject, "merchant_id": merchant_id},
+            account=payee.account,
+            application_fee=payee.fee(amount),
         )
         try:
             return await self.provider.charge(request)
@@ -166,6 +184,7 @@ class OrderPayments:
                     idempotency_key=key,
                     amount=amount or left,
                     metadata={"order_id": order_id},
+                    account=payment.account_id,
                 )
             )
         except ProviderError as exc:
@@ -203,6 +222,7 @@ class OrderPayments:
                         idempotency_key=f"qrcheckout-payment-{payment.id}-refund",
                         amount=left,
                         metadata={"order_id": payment.order_id, "reason": "not_applied"},
+                        account=payment.account_id,
                     )
                 )
             except ProviderError as exc:

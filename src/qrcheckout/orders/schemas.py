@@ -28,7 +28,18 @@ class OrderCreate(Input):
     @model_validator(mode="before")
     @classmethod
     def _no_prices(cls, data: Any) -> Any:
-        return refuse_prices(data)
+        data = refuse_prices(data)
+        # One product, bare: ``{"productId": "...", "quantity": 10}`` is an order of one line.
+        if isinstance(data, dict) and "items" not in data and data.keys() & ONE_LINE_NAMES:
+            data = dict(data)
+            line = {key: data.pop(key) for key in ONE_LINE if key in data}
+            data["items"] = [line]
+        return data
+
+
+# The fields of a bare one-line order, as a client sends them.
+ONE_LINE = ("product_id", "productId", "quantity")
+ONE_LINE_NAMES = frozenset({"product_id", "productId"})
 
 
 class OrderItemOut(BaseModel):

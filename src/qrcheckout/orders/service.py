@@ -20,6 +20,7 @@ from qrcheckout.checkout.models import Token
 from qrcheckout.checkout.service import CANCEL_PREFIX, CheckoutService, token_owner
 from qrcheckout.checkout.states import TokenKind
 from qrcheckout.config import Settings
+from qrcheckout.connect.service import paid_on
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import (
     Conflict,
@@ -152,7 +153,8 @@ class OrderService:
         merchant_id = access.shop_for_new(Resource.ORDER)
         owner = access.principal.user_id
         email = request.customer_email or access.principal.email
-        if owner is None and email is None:
+        # A merchant's own backend may sell at its till with nobody named; a buyer may not.
+        if owner is None and email is None and access.principal.merchant_id is None:
             raise Invalid(
                 "owner_required",
                 "Sign in or give a customer_email: someone must own what the order grants.",
@@ -162,6 +164,8 @@ class OrderService:
                 session, merchant_id, ((i.product_id, i.quantity) for i in request.items)
             )
             free = cart.amount == 0
+            if not free:
+                await self.tokens.links.payee(session, merchant_id)  # refused while unlinked
             if request.payment_mode == PaymentMode.FREE and not free:
                 raise Invalid(
                     "order_not_free",
@@ -288,13 +292,15 @@ class OrderService:
 
 
 async def owner_of(session: AsyncSession, mention: Mention) -> Owner | None:
-    """Whose the order or token an event names is."""
+    """Whose the order or token an event names is, if the event came from the account that
+    merchant is paid on (another's event names no row of it)."""
+    owner = None
     if mention.order_id is not None:
         order = await session.get(Order, mention.order_id)
-        if order is not None:
-            return order_owner(order)
-    if mention.token_id is not None:
+        owner = order_owner(order) if order is not None else None
+    if owner is None and mention.token_id is not None:
         token = await session.get(Token, mention.token_id)
-        if token is not None:
-            return token_owner(token)
-    return None
+        owner = token_owner(token) if token is not None else None
+    if owner is None or await paid_on(session, owner.merchant_id) != mention.account:
+        return None
+    return owner

@@ -24,7 +24,15 @@ MAX_EVENT_AMOUNT = 2**31 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class CheckoutEvent:
+class Change:
+    """What every change carries: the merchant's linked account it happened on (None: the
+    platform's own), so it touches only rows paid on that account."""
+
+    account: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckoutEvent(Change):
     """A hosted checkout session changed. ``reference`` is the id the session was opened
     for (a token), ``payment_id`` the provider's payment behind it once there is one."""
 
@@ -58,7 +66,7 @@ class CheckoutExpired(CheckoutEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChargeSucceeded:
+class ChargeSucceeded(Change):
     """Money was taken outside a hosted session (a card-token charge). ``order_id`` is the
     order the charge was made for, when it says so."""
 
@@ -77,7 +85,7 @@ class RefundSeen:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefundChanged:
+class RefundChanged(Change):
     """A refund was made or moved on, for the payment or charge named."""
 
     refund: RefundSeen
@@ -86,7 +94,7 @@ class RefundChanged:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChargeRefunded:
+class ChargeRefunded(Change):
     """A payment's refunded total grew to ``amount_refunded``; ``refunds`` as far as known."""
 
     payment_id: str | None
@@ -96,11 +104,18 @@ class ChargeRefunded:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccountUnlinked(Change):
+    """The owner of a linked account revoked the platform's access to it."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Mention:
-    """The service's own ids an event names, whatever it reports: whose event it is."""
+    """The service's own ids an event names, whatever it reports: whose event it is, if it
+    came from the account (``account``) that row is paid on."""
 
     token_id: str | None = None
     order_id: str | None = None
+    account: str | None = None
 
 
 ProviderEvent = (
@@ -111,14 +126,17 @@ ProviderEvent = (
     | ChargeSucceeded
     | RefundChanged
     | ChargeRefunded
+    | AccountUnlinked
 )
 
 
 @dataclass(frozen=True)
 class WebhookEvent:
-    """A provider webhook, verified: ``id`` is unique per provider (see ``MAX_EVENT_ID``)."""
+    """A provider webhook, verified: ``id`` is unique per provider (see ``MAX_EVENT_ID``);
+    ``account`` the linked account it happened on (None: the platform's)."""
 
     id: str
     type: str
     created: int | None
     payload: dict[str, Any]
+    account: str | None = None

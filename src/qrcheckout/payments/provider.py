@@ -40,6 +40,10 @@ class SessionRequest:
     metadata: dict[str, str] = field(default_factory=dict)
     #: Where the buyer may have it shipped; empty: no shipping address is asked for.
     shipping_countries: tuple[str, ...] = ()
+    #: The connected account it is paid into (a direct charge); None: the platform's own.
+    account: str | None = None
+    #: The platform's share of a connected account's payment, in the same minor units.
+    application_fee: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class ChargeRequest:
     idempotency_key: str
     description: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    application_fee: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,26 @@ class Charge:
 
 @dataclass(frozen=True)
 class RefundRequest:
-    """Give back ``amount`` (all that is left when None) of a payment (``pi_...`` or ``ch_...``)."""
+    """Give back ``amount`` (all that is left when None) of a payment (``pi_...`` or ``ch_...``)
+    made on ``account`` (None: the platform's); the platform's fee on it is given back in
+    proportion."""
 
     payment: str
     idempotency_key: str
     amount: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkedAccount:
+    """A merchant's own provider account, linked through the provider's OAuth: its id and the
+    publishable key a buyer's app uses for it (never a secret)."""
+
+    account_id: str
+    publishable_key: str | None
+    scope: str | None
+    livemode: bool
 
 
 class RefundStatus(StrEnum):
@@ -190,12 +210,16 @@ class PaymentProvider(Protocol):
         """Open a hosted checkout; the same ``idempotency_key`` returns the same session."""
         ...
 
-    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
-        """The session as the provider has it now."""
+    async def retrieve_checkout_session(
+        self, session_id: str, account: str | None = None
+    ) -> CheckoutSession:
+        """The session (opened on ``account``) as the provider has it now."""
         ...
 
-    async def expire_checkout_session(self, session_id: str) -> CheckoutSession:
-        """Close an open session so the customer can no longer pay it."""
+    async def expire_checkout_session(
+        self, session_id: str, account: str | None = None
+    ) -> CheckoutSession:
+        """Close an open session (opened on ``account``) so the customer can no longer pay it."""
         ...
 
     async def charge(self, request: ChargeRequest) -> Charge:
@@ -204,6 +228,19 @@ class PaymentProvider(Protocol):
 
     async def refund(self, request: RefundRequest) -> Refund:
         """Refund all or part of a payment; the same ``idempotency_key`` refunds once."""
+        ...
+
+    def link_url(self, client_id: str, state: str, redirect_uri: str) -> str:
+        """Where a merchant authorises the platform (``client_id``) on its own account: the
+        provider sends it back to ``redirect_uri`` with ``state`` and a one-time code."""
+        ...
+
+    async def link_account(self, code: str) -> LinkedAccount:
+        """Exchange the one-time code from ``link_url``'s redirect for the account it linked."""
+        ...
+
+    async def unlink_account(self, client_id: str, account_id: str) -> None:
+        """Revoke the platform's access to a linked account."""
         ...
 
     def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:

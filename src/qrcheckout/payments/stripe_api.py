@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
 
@@ -14,6 +16,7 @@ from qrcheckout.payments.events import (
     MAX_EVENT_ID,
     MAX_EVENT_TYPE,
     MAX_OBJECT_ID,
+    AccountUnlinked,
     ChargeRefunded,
     ChargeSucceeded,
     CheckoutExpired,
@@ -30,6 +33,7 @@ from qrcheckout.payments.provider import (
     Charge,
     ChargeRequest,
     CheckoutSession,
+    LinkedAccount,
     ProviderError,
     ProviderErrorKind,
     ProviderProblem,
@@ -50,10 +54,22 @@ class StripeProvider:
     supports_session_expiry = True
     session_expiry_window = SESSION_EXPIRY_WINDOW
 
-    def __init__(self, api_key: str, webhook_secret: str, api_base: str | None = None) -> None:
-        self._webhook_secret = webhook_secret
-        self._http = stripe.HTTPXClient()
-        base: Any = {"api": api_base.rstrip("/")} if api_base else None
+    def __init__(
+        self,
+        api_key: str,
+        webhook_secret: str,
+        api_base: str | None = None,
+        *,
+        connect_webhook_secret: str | None = None,
+    ) -> None:
+        # A Connect endpoint (events of linked accounts) signs with a secret of its own.
+        self._webhook_secrets = [webhook_secret, *filter(None, [connect_webhook_secret])]
+        # The SDK's OAuth calls are synchronous only: they run on a thread, on this client.
+        self._http = stripe.HTTPXClient(allow_sync_methods=True)
+        # Without a base, Stripe itself: its API and, for OAuth, connect.stripe.com.
+        base: Any = (
+            {"api": api_base.rstrip("/"), "connect": api_base.rstrip("/")} if api_base else None
+        )
         self._client = stripe.StripeClient(
             api_key, base_addresses=base, http_client=self._http, max_network_retries=2
         )
@@ -88,18 +104,34 @@ class StripeProvider:
             }
         if request.client_reference_id:
             params["client_reference_id"] = request.client_reference_id
-        options: Any = {"idempotency_key": request.idempotency_key}
+        if request.application_fee:
+            params["payment_intent_data"] = {"application_fee_amount": request.application_fee}
+        options = _options(request.account, request.idempotency_key)
         return _to_session(
             await _call(self._client.v1.checkout.sessions.create_async(params, options))
         )
 
-    async def retrieve_checkout_session(self, session_id: str) -> CheckoutSession:
+    async def retrieve_checkout_session(
+        self, session_id: str, account: str | None = None
+    ) -> CheckoutSession:
         return _to_session(
-            await _call(self._client.v1.checkout.sessions.retrieve_async(session_id))
+            await _call(
+                self._client.v1.checkout.sessions.retrieve_async(
+                    session_id, options=_options(account)
+                )
+            )
         )
 
-    async def expire_checkout_session(self, session_id: str) -> CheckoutSession:
-        return _to_session(await _call(self._client.v1.checkout.sessions.expire_async(session_id)))
+    async def expire_checkout_session(
+        self, session_id: str, account: str | None = None
+    ) -> CheckoutSession:
+        return _to_session(
+            await _call(
+                self._client.v1.checkout.sessions.expire_async(
+                    session_id, options=_options(account)
+                )
+            )
+        )
 
     async def charge(self, request: ChargeRequest) -> Charge:
         params: Any = {
@@ -110,7 +142,9 @@ class StripeProvider:
         }
         if request.description:
             params["description"] = request.description
-        options: Any = {"idempotency_key": request.idempotency_key}
+        if request.application_fee:
+            params["application_fee_amount"] = request.application_fee
+        options = _options(request.account, request.idempotency_key)
         obj = (await _call(self._client.v1.charges.create_async(params, options))).to_dict()
         return Charge(
             id=obj["id"],
@@ -125,7 +159,9 @@ class StripeProvider:
         params: Any = {target: request.payment, "metadata": dict(request.metadata)}
         if request.amount is not None:
             params["amount"] = request.amount
-        options: Any = {"idempotency_key": request.idempotency_key}
+        if request.account is not None:
+            params["refund_application_fee"] = True
+        options = _options(request.account, request.idempotency_key)
         obj = (await _call(self._client.v1.refunds.create_async(params, options))).to_dict()
         return Refund(
             id=obj["id"],
@@ -134,39 +170,75 @@ class StripeProvider:
             currency=obj["currency"],
         )
 
+    def link_url(self, client_id: str, state: str, redirect_uri: str) -> str:
+        return self._client.oauth.authorize_url(
+            {
+                "client_id": client_id,
+                "response_type": "code",
+                "scope": "read_write",
+                "state": state,
+                "redirect_uri": redirect_uri,
+            }
+        )
+
+    async def link_account(self, code: str) -> LinkedAccount:
+        answer = await _call_oauth(
+            self._client.oauth.token, {"grant_type": "authorization_code", "code": code}
+        )
+        return LinkedAccount(
+            account_id=answer["stripe_user_id"],
+            publishable_key=answer.get("stripe_publishable_key"),
+            scope=answer.get("scope"),
+            livemode=bool(answer.get("livemode")),
+        )
+
+    async def unlink_account(self, client_id: str, account_id: str) -> None:
+        await _call_oauth(
+            self._client.oauth.deauthorize, {"client_id": client_id, "stripe_user_id": account_id}
+        )
+
     def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
-        try:
-            stripe.WebhookSignature.verify_header(
-                payload.decode("utf-8"),
-                headers.get("stripe-signature"),
-                self._webhook_secret,
-                WEBHOOK_TOLERANCE_SECONDS,
-            )
-        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
-            raise WebhookRejected(
-                "invalid_signature", f"Webhook signature rejected: {str(exc) or 'bad signature'}"
-            ) from exc
-        return self.read_webhook(payload)
+        problem: Exception | None = None
+        for secret in self._webhook_secrets:
+            try:
+                stripe.WebhookSignature.verify_header(
+                    payload.decode("utf-8"),
+                    headers.get("stripe-signature"),
+                    secret,
+                    WEBHOOK_TOLERANCE_SECONDS,
+                )
+            except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+                problem = problem or exc
+                continue
+            return self.read_webhook(payload)
+        raise WebhookRejected(
+            "invalid_signature", f"Webhook signature rejected: {str(problem) or 'bad signature'}"
+        ) from problem
 
     def read_webhook(self, payload: bytes) -> WebhookEvent:
         try:
             event = parse_json(payload)
         except ValueError as exc:  # not JSON, not UTF-8, or nested too deep
             raise WebhookRejected("invalid_json", "The webhook body is not valid JSON.") from exc
-        event_id, event_type = _envelope(event)
+        event_id, event_type, account = _envelope(event)
         created = event.get("created")
         return WebhookEvent(
             id=event_id,
             type=event_type,
             created=created if _is_int(created) and 0 <= created < 2**31 else None,
             payload=event,
+            account=account,
         )
 
     def changes(self, event: WebhookEvent) -> tuple[ProviderEvent, ...]:
         # Raises WebhookRejected("unreadable_event") for an object not in Stripe's shape.
+        if event.type == "account.application.deauthorized":
+            return (AccountUnlinked(account=event.account),) if event.account else ()
         read = _READERS.get(event.type)
         change = read(event.type, event.payload["data"]["object"]) if read else None
-        return (change,) if change is not None else ()
+        if change is None:
+            return ()
+        return (dataclasses.replace(change, account=event.account),)
 
     def mentions(self, event: WebhookEvent) -> Mention:
         obj = event.payload["data"]["object"]
@@ -175,34 +247,67 @@ class StripeProvider:
             return Mention(
                 token_id=_object_id(metadata.get("token_id"), "metadata.token_id"),
                 order_id=_object_id(metadata.get("order_id"), "metadata.order_id"),
+                account=event.account,
             )
         except WebhookRejected:
-            return Mention()
+            return Mention(account=event.account)
 
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
+        self._http.close()  # type: ignore[no-untyped-call]  # the OAuth calls' client
 
 
 async def _call(pending: Any) -> Any:
     try:
         return await pending
     except stripe.StripeError as exc:
-        error = exc.error
-        kind = _kind(exc)
-        code = (error.code if error is not None else None) or (
-            "idempotency_error" if kind == ProviderErrorKind.CONFLICT else type(exc).__name__
-        )
-        message = (error.message if error is not None else None) or exc.user_message or str(exc)
-        param = error.param if error is not None else None
+        raise _provider_error(exc) from exc
+
+
+def _provider_error(exc: stripe.StripeError) -> ProviderError:
+    error = exc.error
+    kind = _kind(exc)
+    code = (error.code if error is not None else None) or (
+        "idempotency_error" if kind == ProviderErrorKind.CONFLICT else type(exc).__name__
+    )
+    message = (error.message if error is not None else None) or exc.user_message or str(exc)
+    param = error.param if error is not None else None
+    return ProviderError(
+        message,
+        kind=kind,
+        code=code,
+        decline_code=error.decline_code if error is not None else None,
+        param=param,
+        problem=_PROBLEMS.get(code) or (ProviderProblem.CURRENCY if param == "currency" else None),
+    )
+
+
+def _options(account: str | None, idempotency_key: str | None = None) -> Any:
+    """Request options: on a linked account (``Stripe-Account``), with an idempotency key."""
+    options: dict[str, str] = {}
+    if account is not None:
+        options["stripe_account"] = account
+    if idempotency_key is not None:
+        options["idempotency_key"] = idempotency_key
+    return options
+
+
+async def _call_oauth(method: Callable[[Any], Any], params: dict[str, str]) -> dict[str, Any]:
+    """A Connect OAuth call of the SDK (synchronous), run off the event loop."""
+    try:
+        answer = await asyncio.to_thread(method, params)
+    except stripe.oauth_error.OAuthError as exc:
         raise ProviderError(
-            message,
-            kind=kind,
-            code=code,
-            decline_code=error.decline_code if error is not None else None,
-            param=param,
-            problem=_PROBLEMS.get(code)
-            or (ProviderProblem.CURRENCY if param == "currency" else None),
+            exc.user_message or str(exc),
+            kind=ProviderErrorKind.REFUSED
+            if exc.http_status is not None
+            else ProviderErrorKind.UNAVAILABLE,
+            code=exc.code or "oauth_error",
         ) from exc
+    except stripe.StripeError as exc:
+        raise _provider_error(exc) from exc
+    result: dict[str, Any] = answer.to_dict()
+    return result
 
 
 def _kind(exc: stripe.StripeError) -> ProviderErrorKind:
@@ -263,9 +368,9 @@ def _to_session(resource: Any) -> CheckoutSession:
 # -- webhooks: Stripe's events as typed changes ------------------------------------------------
 
 
-def _envelope(event: Any) -> tuple[str, str]:
-    """The event's id and type, as the intake can store them: else WebhookRejected, before
-    anything is stored."""
+def _envelope(event: Any) -> tuple[str, str, str | None]:
+    """The event's id, type and linked account, as the intake can store them: else
+    WebhookRejected, before anything is stored."""
     if not isinstance(event, dict):
         raise WebhookRejected("invalid_event", "The webhook body is not an event object.")
     event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
@@ -281,7 +386,10 @@ def _envelope(event: Any) -> tuple[str, str]:
         )
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise WebhookRejected("invalid_event", "The event has no data.object.")
-    return event_id, event_type
+    account = event.get("account")
+    if account is not None and not _is_name(account, MAX_OBJECT_ID):
+        raise WebhookRejected("invalid_event", "The event's account is not an account id.")
+    return event_id, event_type, account
 
 
 # -- reading an event's object --------------------------------------------------------------

@@ -16,8 +16,17 @@ from qrcheckout.access.permissions import PUBLIC_TOKEN, Access
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
 from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.connect.service import CALLBACK_PATH
 from qrcheckout.errors import DomainError
-from qrcheckout.http.deps import CANCEL_COOKIE, AccessDep, Tokens, container, principal
+from qrcheckout.http.deps import (
+    CANCEL_COOKIE,
+    AccessDep,
+    LinksDep,
+    Sessions,
+    Tokens,
+    container,
+    principal,
+)
 from qrcheckout.http.errors import headers_of, status_of
 from qrcheckout.http.ratelimit import client_ip, limiter
 from qrcheckout.money import format_amount
@@ -162,6 +171,62 @@ async def back(token_id: str, request: Request, tokens: Tokens) -> Response:
         200,
         link=(f"/t/{token_id}", "Try again"),
     )
+
+
+@router.get(CALLBACK_PATH, response_class=HTMLResponse)
+async def connect_callback(request: Request, links: LinksDep) -> Response:
+    """Where Stripe sends a merchant back after its consent page: the link made, or why not."""
+    query = request.query_params
+    state, code = query.get("state") or "", query.get("code") or ""
+    if query.get("error"):
+        # Declined, or Stripe refused the request: nothing to exchange, the state is left to expire.
+        reason = query.get("error_description") or query["error"]
+        return _notice(request, "Stripe account not linked", reason[:300], 400)
+    if not state or not code:
+        return _notice(
+            request, "Stripe account not linked", "Stripe's answer had no code or state.", 400
+        )
+    try:
+        link = await links.finish(state, code)
+    except DomainError as exc:
+        return _notice(request, "Stripe account not linked", exc.message, status_of(exc))
+    await _brand(request, link.merchant_id)
+    return _notice(
+        request,
+        "Stripe account linked",
+        f"Payments to {shop_name(request)} now go to the Stripe account {link.account_id}.",
+        200,
+        tone="good",
+    )
+
+
+@router.get("/success", response_class=HTMLResponse)
+async def hosted_success(request: Request, sessions: Sessions) -> Response:
+    """The default return page of ``/create-checkout-session``: paid, or not yet."""
+    merchant_id = request.query_params.get("merchant") or DEFAULT_MERCHANT
+    session_id = request.query_params.get("session_id") or ""
+    await _brand(request, merchant_id)
+    if not session_id.isascii() or not session_id.startswith("cs_") or len(session_id) > 255:
+        return _notice(request, "Checkout not found", "This link names no checkout.", 404)
+    try:
+        outcome = await sessions.outcome(merchant_id, session_id)
+    except DomainError as exc:
+        return _notice(request, "Checkout not found", exc.message, status_of(exc))
+    if outcome.payment_status in ("paid", "no_payment_required"):
+        paid = format_amount(outcome.amount_total or 0, outcome.currency or "usd")
+        return _notice(
+            request, "Thank you!", f"Your payment of {paid} was received.", 200, tone="good"
+        )
+    return _notice(
+        request, "Payment not completed", "This checkout has not been paid; nothing was taken.", 200
+    )
+
+
+@router.get("/cancel", response_class=HTMLResponse)
+async def hosted_cancel(request: Request) -> Response:
+    """The default page a buyer who left ``/create-checkout-session``'s checkout comes back to."""
+    await _brand(request, request.query_params.get("merchant") or DEFAULT_MERCHANT)
+    return _notice(request, "Payment cancelled", "You left the checkout; nothing was charged.", 200)
 
 
 _ENDED_TITLES = {

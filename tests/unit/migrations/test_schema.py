@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 import qrcheckout.access.models
 import qrcheckout.catalog.models
 import qrcheckout.checkout.models
+import qrcheckout.connect.models
 import qrcheckout.notifications.models
 import qrcheckout.orders.models
 import qrcheckout.webhooks.models  # noqa: F401
