@@ -66,7 +66,7 @@ RATE_LIMITS = {
 sys.path.insert(0, str(ROOT))
 from tests.support.stripe_events import encode, session_event, signature  # noqa: E402
 
-from bench_support import fresh_database  # noqa: E402
+from bench_support import fresh_database, serving  # noqa: E402
 
 # -- the server process ------------------------------------------------------------------------
 
@@ -135,28 +135,8 @@ def running_server(database_url: str, bus_url: str, data_dir: str) -> Iterator[s
     proc = subprocess.Popen(command, pass_fds=[fd], env=env, cwd=data_dir)
     sock.close()  # the child holds its own copy
     url = f"http://{HOST}:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with status {proc.returncode}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not become healthy within 60 s")
-            time.sleep(0.1)
+    with serving(proc, url):
         yield url
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
 
 
 # -- forging the webhook -----------------------------------------------------------------------

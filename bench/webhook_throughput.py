@@ -31,39 +31,19 @@ prints figures, not a test.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import math
 import os
 import platform
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import jwt
 
 ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
-WEBHOOK_SECRET = "whsec_bench_" + "0123456789abcdef" * 2
-JWT_SECRET = "bench-jwt-secret-" + "0123456789abcdef" * 2
-API_KEY = "sk_qrcheckout_bench_" + "0123456789abcdef"
 ITEMS = [{"product_id": "espresso", "quantity": 1}]
-# Every order comes from one address, far past the default per-address limits: raised, not
-# switched off, so each request still pays for being counted. A server without rate limits
-# ignores these.
-RATE_LIMITS = {
-    "QRCHECKOUT_RATE_LIMIT_TOKENS": "1000000/minute",
-    "QRCHECKOUT_RATE_LIMIT_AUTH_FAILURES": "1000000/minute",
-}
 STRIPE_PATH = "/v1/webhooks/stripe"
 ECHO_PATH = "/v1/webhooks/echo"
 
@@ -71,100 +51,19 @@ ECHO_PATH = "/v1/webhooks/echo"
 sys.path.insert(0, str(ROOT))
 from tests.support.stripe_events import encode, session_event, signature  # noqa: E402
 
-from bench_support import fresh_database  # noqa: E402
-
-# -- the server process ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Server:
-    url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time the server process has used so far (Linux only)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-2000:]
-
-
-@contextlib.contextmanager
-def running_server(database_url: str, workdir: Path, name: str) -> Iterator[Server]:
-    """``qrcheckout serve`` on a free port; SIGTERM (then SIGKILL) however the run ends."""
-    port = free_port()
-    url = f"http://{HOST}:{port}"
-    data_dir = workdir / f"data-{name}"
-    data_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QRCHECKOUT_")}
-    env.update(
-        {
-            "QRCHECKOUT_DATABASE_URL": database_url,
-            "QRCHECKOUT_PUBLIC_URL": url,
-            "QRCHECKOUT_DATA_DIR": str(data_dir),
-            "QRCHECKOUT_STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "QRCHECKOUT_JWT_SECRET": JWT_SECRET,
-            "QRCHECKOUT_API_KEY": API_KEY,
-            "NO_PROXY": "127.0.0.1,localhost",
-            **RATE_LIMITS,
-        }
-    )
-    executable = Path(sys.executable).with_name("qrcheckout")
-    if not executable.exists():
-        executable = ROOT / ".venv" / "bin" / "qrcheckout"
-    log = workdir / f"serve-{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(executable), "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            cwd=data_dir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(url, proc, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}:\n{server.tail()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url + "/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server was not healthy within 60 s:\n{server.tail()}")
-            time.sleep(0.1)
-        yield server
-    except BaseException:
-        print(f"the server's log ends:\n{server.tail()}", file=sys.stderr)
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-# -- the workload ------------------------------------------------------------------------------
-
-
-def buyer_token(sub: str) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": sub, "iat": now, "exp": now + 3600}, JWT_SECRET, "HS256")
+from bench_support import (  # noqa: E402
+    WEBHOOK_SECRET,
+    Load,
+    Server,
+    add_postgres_url,
+    buyer_token,
+    client_loop,
+    exit_status,
+    latency_columns,
+    measure,
+    on_each_database,
+    pooled,
+)
 
 
 @dataclass
@@ -176,39 +75,6 @@ class Order:
     jwt: str
     payload: bytes = b""
     signature: str = ""
-
-
-@dataclass
-class Load:
-    """One measured phase: latencies of the requests that succeeded, and what went wrong."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    wall: float = 0.0
-    cpu: float | None = None
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.wall if self.wall > 0 else 0.0
-
-
-async def pooled(
-    items: list[Any], concurrency: int, work: Callable[[Any], Awaitable[None]]
-) -> None:
-    """Run ``work`` on every item, ``concurrency`` at a time; each worker takes the next item."""
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
-
-    async def worker() -> None:
-        while True:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await work(item)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
 async def create_orders(client: httpx.AsyncClient, count: int, concurrency: int) -> list[Order]:
@@ -270,30 +136,11 @@ async def post_all(
     concurrency: int,
     check: Callable[[httpx.Response], str | None],
 ) -> Load:
-    load = Load()
-
-    async def post(order: Order) -> None:
+    def send(order: Order) -> Awaitable[httpx.Response]:
         headers = {"Stripe-Signature": order.signature, "Content-Type": "application/json"}
-        started = time.perf_counter()
-        try:
-            response = await client.post(path, content=order.payload, headers=headers)
-        except httpx.HTTPError as exc:
-            load.errors.append(f"{order.id}: {type(exc).__name__}: {exc}")
-            return
-        elapsed = time.perf_counter() - started
-        problem = check(response)
-        if problem is None:
-            load.latencies.append(elapsed * 1000)
-        else:
-            load.errors.append(f"{order.id}: {problem}")
+        return client.post(path, content=order.payload, headers=headers)
 
-    cpu_before = server.cpu_seconds()
-    started = time.perf_counter()
-    await pooled(orders, concurrency, post)
-    load.wall = time.perf_counter() - started
-    cpu_after = server.cpu_seconds()
-    if cpu_before is not None and cpu_after is not None:
-        load.cpu = cpu_after - cpu_before
+    load, _ = await measure(server, orders, concurrency, send, check, lambda o: o.id)
     return load
 
 
@@ -369,14 +216,6 @@ async def bench_database(name: str, server: Server, args: argparse.Namespace) ->
 # -- reporting ---------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def report(rows: list[Row], args: argparse.Namespace) -> int:
     print()
     print(
@@ -397,11 +236,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> int:
             print(f"{row.database:<9} {row.endpoint:<20} {'n/a':>9}   ({row.note})")
             problems.append(f"{row.database} {row.endpoint}: {row.note}")
             continue
-        if load.latencies:
-            p50 = f"{percentile(load.latencies, 0.5):8.2f}"
-            p99 = f"{percentile(load.latencies, 0.99):8.2f}"
-        else:
-            p50 = p99 = f"{'-':>8}"
+        p50, p99 = latency_columns(load.latencies)
         cpu = f"{load.cpu * 1000 / args.events:15.2f}" if load.cpu is not None else f"{'-':>15}"
         print(
             f"{row.database:<9} {row.endpoint:<20} {load.rate:9.1f} {p50} {p99} "
@@ -411,13 +246,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> int:
             problems.append(f"{row.database} {row.endpoint}: {load.errors[:3]}")
         if row.note:
             problems.append(f"{row.database} {row.endpoint}: {row.note}")
-    if problems:
-        print()
-        print("THE RUN HAD PROBLEMS")
-        for problem in problems:
-            print(f"  {problem}")
-        return 1
-    return 0
+    return exit_status(problems)
 
 
 # -- driver ------------------------------------------------------------------------------------
@@ -437,12 +266,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--warmup", type=int, default=20, help="unmeasured requests before each row (default 20)"
     )
     parser.add_argument("--skip-postgres", action="store_true", help="run SQLite only")
-    parser.add_argument(
-        "--postgres-url",
-        default="postgresql://postgres@127.0.0.1:5432/test",
-        help="an existing PostgreSQL database, used only to create and drop a fresh "
-        "qrc_bench_* database (default postgresql://postgres@127.0.0.1:5432/test)",
-    )
+    add_postgres_url(parser)
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)"
     )
@@ -454,32 +278,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None
-    runner = uvloop.run if uvloop else asyncio.run
+    _, loop = client_loop()
     print(
         f"qrcheckout webhook throughput: Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, client loop {'uvloop' if uvloop else 'asyncio'}",
+        f"{os.cpu_count()} CPUs, client loop {loop}",
         flush=True,
     )
     kinds = ["sqlite"] if args.skip_postgres else ["sqlite", "postgres"]
-    workdir = Path(tempfile.mkdtemp(prefix="qrc-bench-"))
-    rows: list[Row] = []
-    try:
-        for kind in kinds:
-            print(f"{kind}:", flush=True)
-            with (
-                fresh_database(
-                    None if kind == "sqlite" else args.postgres_url, str(workdir)
-                ) as database_url,
-                running_server(database_url, workdir, kind) as server,
-            ):
-                rows += runner(bench_database(kind, server, args))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return report(rows, args)
+    runs = on_each_database(
+        kinds, args.postgres_url, lambda kind, server: bench_database(kind, server, args)
+    )
+    return report([row for rows in runs for row in rows], args)
 
 
 if __name__ == "__main__":
