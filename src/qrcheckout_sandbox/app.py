@@ -13,8 +13,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from qrcheckout_sandbox import (
     methods,
     objects,
 )
+from qrcheckout_sandbox.base import SandboxServer
 from qrcheckout_sandbox.core import Ctx, Engine
 from qrcheckout_sandbox.delivery import Attempt, Target, WebhookSender
 from qrcheckout_sandbox.files import kept_key
@@ -47,7 +47,7 @@ STATE_FILE = "qrcheckout-sandbox.db"
 KEY_SUFFIX = ".key"
 
 
-class Sandbox:
+class Sandbox(SandboxServer):
     """State and routes of one sandbox; ``app`` is the ASGI app, ``start``/``stop`` its jobs.
 
     ``api_keys``: the only secret keys its API takes (and the OAuth access tokens it issued to
@@ -96,7 +96,7 @@ class Sandbox:
         self.app = self._build_app()
 
     async def start(self) -> None:
-        await self.sender.start()
+        await super().start()
         self._expiry_task = asyncio.create_task(self._expire_loop(), name="sandbox-expiry")
 
     async def stop(self) -> None:
@@ -104,26 +104,9 @@ class Sandbox:
             self._expiry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._expiry_task
-        await self.sender.stop()
-        self.store.commit()
-        await asyncio.to_thread(self.store.wait)
-        self.store.close()
-
-    @asynccontextmanager
-    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+        await super().stop()
 
     # -- reading state (for the service and its tests) ---------------------------------------
-
-    def object(self, object_id: str) -> dict[str, Any]:
-        record = self.store.record(object_id)
-        if record is None:
-            raise KeyError(object_id)
-        return record.obj
 
     def line_items(self, session_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.store.extra(session_id)["line_items"]

@@ -1,4 +1,5 @@
-"""Signed webhook delivery in Stripe's format, retried with exponential backoff."""
+"""Signed webhook delivery, retried with exponential backoff: each provider's sandbox gives its
+own encoding and signature headers (Stripe's by default)."""
 
 from __future__ import annotations
 
@@ -59,9 +60,25 @@ class Attempt:
         }
 
 
+def stripe_headers(payload: str, target: Target, now: int) -> dict[str, str]:
+    """Stripe's signature header and user agent for one delivery attempt."""
+    return {
+        "Stripe-Signature": stripe_signature(payload, target.secret, now),
+        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    }
+
+
+def stripe_encoding(event: dict[str, Any]) -> str:
+    return json.dumps(event, indent=2)
+
+
 @dataclass
 class WebhookSender:
-    """Delivers events in the background; ``log`` holds the latest attempts, oldest first."""
+    """Delivers events in the background; ``log`` holds the latest attempts, oldest first.
+
+    ``encode`` turns an event into the body sent; ``sign`` gives each attempt's headers (its
+    signature) from that body, the target and the attempt's time.
+    """
 
     retry_base_seconds: float = 1.0
     max_attempts: int = 8
@@ -69,6 +86,8 @@ class WebhookSender:
     on_attempt: Callable[[Attempt], None] | None = None
     log_size: int = RECENT_ATTEMPTS
     transport: httpx.AsyncBaseTransport | None = None  # a MockTransport keeps tests offline
+    encode: Callable[[dict[str, Any]], str] = stripe_encoding
+    sign: Callable[[str, Target, int], dict[str, str]] = stripe_headers
     log: deque[Attempt] = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
@@ -90,7 +109,7 @@ class WebhookSender:
 
     def send(self, event: dict[str, Any], target: Target) -> None:
         """Deliver ``event`` to ``target`` in the background; returns at once."""
-        payload = json.dumps(event, indent=2)
+        payload = self.encode(event)
         task = asyncio.create_task(self._deliver(event["id"], payload, target))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -107,8 +126,7 @@ class WebhookSender:
                     content=payload.encode(),
                     headers={
                         "Content-Type": "application/json; charset=utf-8",
-                        "Stripe-Signature": stripe_signature(payload, target.secret, now),
-                        "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                        **self.sign(payload, target, now),
                     },
                 )
                 status_code = response.status_code

@@ -10,11 +10,14 @@ ZERO_DECIMAL = frozenset(
 _SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}
 
 
-def display(amount: int, currency: str) -> str:
-    """``display(1050, "usd") == "$10.50"``; a currency without a symbol shows its code."""
+def display(amount: int, currency: str, places: int | None = None) -> str:
+    """``display(1050, "usd") == "$10.50"``; a currency without a symbol shows its code.
+    ``places``: the decimals of a minor unit, when not Stripe's for the currency."""
     code = currency.lower()
-    # Stripe's three-decimal currencies: 1234 KWD minor units are 1.234 KWD.
-    places = 0 if code in ZERO_DECIMAL else 3 if code in ("bhd", "jod", "kwd", "omr", "tnd") else 2
+    if places is None:
+        # Stripe's three-decimal currencies: 1234 KWD minor units are 1.234 KWD.
+        three = ("bhd", "jod", "kwd", "omr", "tnd")
+        places = 0 if code in ZERO_DECIMAL else 3 if code in three else 2
     whole, cents = divmod(abs(amount), 10**places)
     text = f"{whole:,}" + (f".{cents:0{places}d}" if places else "")
     symbol = _SYMBOLS.get(currency.lower())

@@ -78,9 +78,10 @@ class RunningServer:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Any ASGI app (a stand-alone sandbox, say) served on a free loopback port; its URL."""
-    sock = free_socket()
+def serving(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
+    """Any ASGI app (a stand-alone sandbox, say) served on a free loopback port (or ``sock``,
+    bound already); its URL."""
+    sock = sock or free_socket()
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
