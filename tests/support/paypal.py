@@ -1,0 +1,107 @@
+"""The PayPal sandbox served on loopback, and PayPal's official SDK pointed at it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from paypalserversdk.configuration import Configuration, Environment
+from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
+from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
+
+from qrcheckout_sandbox.paypal.app import PayPalSandbox
+from tests.support.paypal_spec import Answer
+from tests.support.server import free_socket, serving
+
+CLIENT_ID = "sandbox-client-id"
+CLIENT_SECRET = "sandbox-client-secret"
+
+
+class _At(Configuration):  # type: ignore[misc]
+    """The SDK's configuration with its API base moved to the sandbox."""
+
+    def __init__(self, base: str, **kwargs: Any) -> None:
+        self._base = base
+        super().__init__(**kwargs)
+
+    def get_base_uri(self, server: Any = None) -> str:
+        return self._base
+
+
+def sdk(
+    base: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET
+) -> PaypalServersdkClient:
+    credentials = ClientCredentialsAuthCredentials(
+        o_auth_client_id=client_id, o_auth_client_secret=secret
+    )
+    config = _At(
+        base, environment=Environment.SANDBOX, client_credentials_auth_credentials=credentials
+    )
+    return PaypalServersdkClient(config=config)
+
+
+class Recorder:
+    """An ASGI wrapper that keeps every JSON answer the sandbox gives (``answers``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.answers: list[Answer] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+        chunks: list[bytes] = []
+        json_body = False
+
+        async def keep(message: Any) -> None:
+            nonlocal status, json_body
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = dict(message.get("headers", []))
+                json_body = headers.get(b"content-type", b"").startswith(b"application/json")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    raw = b"".join(chunks)
+                    body = json.loads(raw) if json_body and raw else None
+                    if json_body or not raw:
+                        self.answers.append(Answer(scope["method"], scope["path"], status, body))
+            await send(message)
+
+        await self.app(scope, receive, keep)
+
+
+@dataclass
+class Served:
+    sandbox: PayPalSandbox
+    url: str
+    recorder: Recorder
+
+    def http(self, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> httpx.Client:
+        """A plain HTTP client holding a bearer token (for the webhook calls, which the SDK
+        does not make)."""
+        token = httpx.post(
+            f"{self.url}/v1/oauth2/token",
+            auth=(client_id, secret),
+            data={"grant_type": "client_credentials"},
+        ).json()["access_token"]
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+
+
+@contextlib.contextmanager
+def paypal_sandbox(**kwargs: Any) -> Iterator[Served]:
+    sock = free_socket()
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    kwargs.setdefault("credentials", {CLIENT_ID: CLIENT_SECRET})
+    sandbox = PayPalSandbox(public_base=base, **kwargs)
+    recorder = Recorder(sandbox.app)
+    with serving(recorder, sock) as url:
+        yield Served(sandbox, url, recorder)
