@@ -1,4 +1,4 @@
-"""``qrcheckout serve | sandbox | migrate``."""
+"""``qrcheckout serve | sandbox [--provider paypal] | migrate | keys``."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     sandbox = commands.add_parser(
-        "sandbox", help="run the Stripe-compatible sandbox alone, for any app's Stripe SDK"
+        "sandbox",
+        help="run the Stripe- or PayPal-compatible sandbox alone, for any app's official SDK",
     )
+    sandbox.add_argument("--provider", choices=("stripe", "paypal"), default="stripe")
     sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=12111)
+    sandbox.add_argument(
+        "--port", type=int, default=None, help="default: 12111 (Stripe), 12112 (PayPal)"
+    )
     sandbox.add_argument(
         "--data-dir", type=Path, default=None, help="where its state is kept (default: .)"
     )
@@ -83,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "sandbox":
-        return _sandbox(args.host, args.port, args.data_dir, args.public_url)
+        if args.provider == "paypal":
+            return _paypal_sandbox(args.host, args.port or 12112, args.data_dir, args.public_url)
+        return _sandbox(args.host, args.port or 12111, args.data_dir, args.public_url)
     if args.command == "migrate":
         asyncio.run(_migrate(Settings()))
         print("database is up to date")
@@ -138,6 +144,29 @@ def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None
     print(
         f"Stripe sandbox on {base}: point your SDK's API base there with any sk_test_ key; "
         f"state in {state}",
+        flush=True,
+    )
+    uvicorn.run(sandbox.app, host=host, port=port, timeout_graceful_shutdown=5)
+    return 0
+
+
+def _paypal_sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None) -> int:
+    from qrcheckout_sandbox.paypal.app import STATE_FILE, PayPalSandbox
+
+    settings = Settings()
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = (public_url or f"http://{shown_host}:{port}").rstrip("/")
+    state = (data_dir or settings.data_dir) / STATE_FILE
+    sandbox = PayPalSandbox(
+        public_base=base,
+        state_path=state,
+        business_name=settings.business_name,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        max_attempts=settings.webhook_max_attempts,
+    )
+    print(
+        f"PayPal sandbox on {base}: point your SDK there with any client id and secret "
+        f"(a client id keeps the secret it was first used with); state in {state}",
         flush=True,
     )
     uvicorn.run(sandbox.app, host=host, port=port, timeout_graceful_shutdown=5)

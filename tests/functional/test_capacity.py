@@ -222,8 +222,10 @@ def test_money_for_a_freed_seat_is_refunded(make_server: Any) -> None:
     settled = wait_order(
         server,
         first["id"],
-        lambda o: [p["status"] for p in o["payments"]] == ["refunded"]
-        and [r["source"] for r in o["refunds"]] == ["automatic"],
+        lambda o: (
+            [p["status"] for p in o["payments"]] == ["refunded"]
+            and [r["source"] for r in o["refunds"]] == ["automatic"]
+        ),
         timeout=15,
     )
     assert settled["status"] == "expired"

@@ -32,10 +32,11 @@ from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
 from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
+from qrcheckout import cli
 from tests.support.paypal import Served, paypal_sandbox, sdk
 from tests.support.paypal_spec import Answer, Spec
 from tests.support.receiver import Inbox
-from tests.support.server import wait_until
+from tests.support.server import serving, wait_until
 
 pytestmark = pytest.mark.one_database
 
@@ -688,3 +689,24 @@ def test_every_endpoint_is_walked_and_holds_to_paypals_openapi_documents(
         "GET /v1/notifications/webhooks-events/{event_id}",
         "POST /v1/notifications/webhooks-events/{event_id}/resend",
     }
+
+
+def test_a_standalone_sandbox_serves_any_app_that_keeps_its_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Any] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **_: built.append(app))
+    args = ["sandbox", "--provider", "paypal", "--data-dir", str(tmp_path / "alone")]
+    assert cli.main(args) == 0
+    [app] = built
+    with serving(app) as url:
+        order = create(sdk(url, "any-app", "its-secret"))
+        assert sdk(url, "any-app", "its-secret").orders.get_order({"id": order.id}).body.id
+        taken = httpx.post(
+            f"{url}/v1/oauth2/token",
+            auth=("any-app", "another-secret"),
+            data={"grant_type": "client_credentials"},
+        )
+        assert taken.status_code == 401
+        other = sdk(url, "other-app", "secret")
+        assert refused(lambda: other.orders.get_order({"id": order.id})).response_code == 404
