@@ -3,6 +3,7 @@ sandbox gave held against the operation's schema for its status."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -67,6 +68,10 @@ class Spec:
     def load(cls) -> Spec:
         if not SHARED.is_dir():
             pytest.skip(f"PayPal's OpenAPI documents are not at {SHARED}")
+        return _loaded()
+
+    @classmethod
+    def read(cls) -> Spec:
         spec = cls()
         for name in DOCUMENTS:
             document = json.loads((SHARED / name).read_text())
@@ -86,6 +91,7 @@ class Spec:
         return spec
 
     def operation(self, method: str, path: str) -> Operation | None:
+        """The documented operation serving ``method path``, None if none does."""
         for operation in self.operations:
             if operation.method == method and operation.pattern.match(path):
                 return operation
@@ -110,3 +116,9 @@ class Spec:
             f"{error.message[:300]}"
             for error in validator.iter_errors(answer.body)
         ]
+
+
+@functools.cache
+def _loaded() -> Spec:
+    """The documents, read once per test process."""
+    return Spec.read()

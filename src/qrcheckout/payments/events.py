@@ -51,6 +51,12 @@ class CheckoutPaid(CheckoutEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CheckoutApproved(CheckoutEvent):
+    """The buyer approved the session; the provider takes the money only once asked to
+    (``PaymentProvider.complete_checkout_session``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class CheckoutProcessing(CheckoutEvent):
     """The buyer finished, and a payment method that settles later is settling."""
 
@@ -119,7 +125,8 @@ class Mention:
 
 
 ProviderEvent = (
-    CheckoutPaid
+    CheckoutApproved
+    | CheckoutPaid
     | CheckoutProcessing
     | CheckoutFailed
     | CheckoutExpired

@@ -1,8 +1,8 @@
 """The provider boundary: what the domain asks of a payment provider, typed both ways.
 
-Domain code depends on ``PaymentProvider`` only. The one implementation,
-``qrcheckout.payments.stripe_api.StripeProvider``, drives Stripe (or any server that
-speaks Stripe's wire protocol, such as the built-in sandbox) through the official SDK.
+Domain code depends on ``PaymentProvider`` only. ``qrcheckout.payments.stripe_api`` drives
+Stripe and ``qrcheckout.payments.paypal_api`` drives PayPal (or any server that speaks their
+wire protocols, such as the built-in sandboxes), each through its official SDK.
 """
 
 from __future__ import annotations
@@ -222,6 +222,14 @@ class PaymentProvider(Protocol):
         """Close an open session (opened on ``account``) so the customer can no longer pay it."""
         ...
 
+    async def complete_checkout_session(
+        self, session_id: str, idempotency_key: str, account: str | None = None
+    ) -> CheckoutSession:
+        """Take the money of a session the buyer approved (``CheckoutApproved``), where the
+        provider waits to be asked; the same ``idempotency_key`` takes it once, and a session
+        completed already is answered as it stands."""
+        ...
+
     async def charge(self, request: ChargeRequest) -> Charge:
         """Charge a card token; the same ``idempotency_key`` never charges twice."""
         ...
@@ -243,9 +251,10 @@ class PaymentProvider(Protocol):
         """Revoke the platform's access to a linked account."""
         ...
 
-    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+    async def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         """Check the webhook's signature over the raw body (``headers`` as received, keys
-        lowercase), then read it as ``read_webhook`` does."""
+        lowercase), then read it as ``read_webhook`` does. Raises ``WebhookRejected`` for one
+        that is not the provider's, ``ProviderError`` when the check itself could not run."""
         ...
 
     def read_webhook(self, payload: bytes) -> WebhookEvent:

@@ -133,6 +133,12 @@ class StripeProvider:
             )
         )
 
+    async def complete_checkout_session(
+        self, session_id: str, idempotency_key: str, account: str | None = None
+    ) -> CheckoutSession:
+        # A Checkout Session takes the money itself once the buyer pays: nothing to ask for.
+        return await self.retrieve_checkout_session(session_id, account)
+
     async def charge(self, request: ChargeRequest) -> Charge:
         params: Any = {
             "amount": request.amount,
@@ -197,7 +203,7 @@ class StripeProvider:
             self._client.oauth.deauthorize, {"client_id": client_id, "stripe_user_id": account_id}
         )
 
-    def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
+    async def verify_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookEvent:
         problem: Exception | None = None
         for secret in self._webhook_secrets:
             try:

@@ -17,7 +17,7 @@ from qrcheckout.access.roles import Owner
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import DomainError, Malformed, RetryLater
 from qrcheckout.payments.events import Mention, WebhookEvent
-from qrcheckout.payments.provider import PaymentProvider, WebhookRejected
+from qrcheckout.payments.provider import PaymentProvider, ProviderError, WebhookRejected
 from qrcheckout.realtime.bus import Outbox
 from qrcheckout.unit import UnitOfWork
 from qrcheckout.webhooks.models import StripeEvent
@@ -68,9 +68,11 @@ class WebhookIntake:
 
     async def receive(self, payload: bytes, headers: Mapping[str, str]) -> Receipt:
         try:
-            event = self.provider.verify_webhook(payload, headers)
+            event = await self.provider.verify_webhook(payload, headers)
         except WebhookRejected as exc:
             raise Malformed(exc.code, exc.message) from exc
+        except ProviderError as exc:  # the check could not run: the provider retries
+            raise RetryLater("webhook_unverified", exc.message) from exc
         await self._store(event, payload)
         return await self._process(event)
 

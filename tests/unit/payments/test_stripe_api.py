@@ -56,6 +56,11 @@ def _resources() -> dict[str, Any]:
     return resources
 
 
+def verify(provider: Any, body: bytes, headers: Any) -> Any:
+    """The provider's webhook check, run to its end."""
+    return asyncio.run(provider.verify_webhook(body, headers))
+
+
 def example(kind: str) -> dict[str, Any]:
     """A fresh copy of Stripe's example object of ``kind``."""
     if not FIXTURES.is_file():
@@ -485,14 +490,14 @@ def test_a_currency_that_is_no_code_is_unknown(provider: StripeProvider, currenc
 
 def test_a_correctly_signed_event_is_read(provider: StripeProvider) -> None:
     body = json.dumps(event("checkout.session.completed", completed_session())).encode()
-    read = provider.verify_webhook(body, signed(body))
+    read = verify(provider, body, signed(body))
     assert read == provider.read_webhook(body)
 
 
 def test_a_signature_made_a_little_while_ago_is_accepted(provider: StripeProvider) -> None:
     body = json.dumps(event("charge.succeeded", example("charge"))).encode()
     at = int(time.time()) - WEBHOOK_TOLERANCE_SECONDS + 30
-    assert provider.verify_webhook(body, signed(body, at=at)).type == "charge.succeeded"
+    assert verify(provider, body, signed(body, at=at)).type == "charge.succeeded"
 
 
 def test_one_good_signature_among_several_is_enough(provider: StripeProvider) -> None:
@@ -501,7 +506,7 @@ def test_one_good_signature_among_several_is_enough(provider: StripeProvider) ->
     t = int(time.time())
     good = signed(body, at=t)["stripe-signature"].split(",")[1]
     header = f"t={t},v1={'0' * 64},{good}"
-    assert provider.verify_webhook(body, {"stripe-signature": header}).type == "charge.succeeded"
+    assert verify(provider, body, {"stripe-signature": header}).type == "charge.succeeded"
 
 
 @pytest.mark.parametrize(
@@ -519,13 +524,13 @@ def test_missing_or_wrong_signatures_are_rejected(
 ) -> None:
     body = json.dumps(event("charge.succeeded", example("charge"))).encode()
     with rejected("invalid_signature"):
-        provider.verify_webhook(body, headers)
+        verify(provider, body, headers)
 
 
 def test_a_signature_with_another_secret_is_rejected(provider: StripeProvider) -> None:
     body = json.dumps(event("charge.succeeded", example("charge"))).encode()
     with rejected("invalid_signature"):
-        provider.verify_webhook(body, signed(body, secret="whsec_someone_else"))
+        verify(provider, body, signed(body, secret="whsec_someone_else"))
 
 
 def test_a_body_changed_after_signing_is_rejected(provider: StripeProvider) -> None:
@@ -535,25 +540,25 @@ def test_a_body_changed_after_signing_is_rejected(provider: StripeProvider) -> N
     tampered = body.replace(b'"amount": 100,', b'"amount": 1,')
     assert tampered != body
     with rejected("invalid_signature"):
-        provider.verify_webhook(tampered, headers)
+        verify(provider, tampered, headers)
 
 
 def test_a_signature_older_than_the_tolerance_is_rejected(provider: StripeProvider) -> None:
     body = json.dumps(event("charge.succeeded", example("charge"))).encode()
     old = int(time.time()) - WEBHOOK_TOLERANCE_SECONDS - 60
     with rejected("invalid_signature"):
-        provider.verify_webhook(body, signed(body, at=old))
+        verify(provider, body, signed(body, at=old))
 
 
 def test_the_signature_is_checked_before_the_body_is_read(provider: StripeProvider) -> None:
     with rejected("invalid_signature"):
-        provider.verify_webhook(b"not json", {})
+        verify(provider, b"not json", {})
     with rejected("invalid_signature"):
-        provider.verify_webhook(b"\xff\xfe", signed(b"\xff\xfe"))
+        verify(provider, b"\xff\xfe", signed(b"\xff\xfe"))
 
 
 def test_a_signed_body_that_is_no_event_is_rejected_as_such(provider: StripeProvider) -> None:
     with rejected("invalid_json"):
-        provider.verify_webhook(b"not json", signed(b"not json"))
+        verify(provider, b"not json", signed(b"not json"))
     with rejected("invalid_event"):
-        provider.verify_webhook(b"[]", signed(b"[]"))
+        verify(provider, b"[]", signed(b"[]"))
