@@ -222,6 +222,19 @@ def test_what_paypal_cannot_take_is_refused_before_anything_is_made(
     assert paypal.sandbox.store.all_of("paypal.order") == []
 
 
+def test_a_refused_secret_and_an_unreachable_paypal_are_told_apart(paypal: Served) -> None:
+    wrong = PayPalProvider(CLIENT_ID, "not-the-secret", WEBHOOK_ID, api_base=paypal.url)
+    with pytest.raises(ProviderError) as refused:
+        run(wrong.create_checkout_session(session_request()))
+    assert refused.value.code == "authentication_failed" and refused.value.took_nothing
+    away = PayPalProvider(CLIENT_ID, CLIENT_SECRET, WEBHOOK_ID, api_base="http://127.0.0.1:9")
+    with pytest.raises(ProviderError) as down:
+        run(away.retrieve_checkout_session("ORDER"))
+    assert down.value.kind == ProviderErrorKind.UNAVAILABLE
+    for provider in (wrong, away):
+        run(provider.aclose())
+
+
 def test_unreadable_events_are_named_and_ids_read_leniently(provider: PayPalProvider) -> None:
     event = WebhookEvent("WH-1", "PAYMENT.CAPTURE.COMPLETED", None, {"resource": {"id": 5}})
     with pytest.raises(WebhookRejected) as unreadable:

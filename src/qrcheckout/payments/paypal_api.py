@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 import httpx
+from apimatic_core.exceptions.auth_validation_exception import AuthValidationException
 from paypalserversdk.api_helper import APIHelper
 from paypalserversdk.configuration import Configuration, Environment
 from paypalserversdk.exceptions.api_exception import ApiException
@@ -193,7 +194,13 @@ class PayPalProvider:
                 kind=_kind(exc.response_code),
                 code=f"http_{exc.response_code}",
             ) from exc
-        except Exception as exc:  # requests' connection errors, the SDK's own failures
+        except AuthValidationException as exc:  # no token: the client id or secret is refused
+            raise ProviderError(
+                "PayPal refused the service's client id and secret.",
+                kind=ProviderErrorKind.REFUSED,
+                code="authentication_failed",
+            ) from exc
+        except OSError as exc:  # requests' connection errors and timeouts
             raise ProviderError(
                 f"PayPal could not be reached: {type(exc).__name__}.",
                 kind=ProviderErrorKind.UNAVAILABLE,
