@@ -410,6 +410,13 @@ AMOUNT = "/purchase_units/0/amount"
         (_capture({}), 400, "MISSING_REQUIRED_PARAMETER", AMOUNT),
         (_capture(_unit("ten")), 400, "INVALID_PARAMETER_SYNTAX", f"{AMOUNT}/value"),
         (_capture(_unit(10)), 400, "INVALID_PARAMETER_SYNTAX", f"{AMOUNT}/value"),
+        (_capture(_unit("10\n")), 400, "INVALID_PARAMETER_SYNTAX", f"{AMOUNT}/value"),
+        (
+            _capture(_unit("4.00", item_total=_usd("4.00"), items=[TEA[0] | {"quantity": "²"}])),
+            400,
+            "INVALID_PARAMETER_SYNTAX",
+            "/purchase_units/0/items/0/quantity",
+        ),
         (_capture(_unit(currency="XYZ")), 422, "INVALID_CURRENCY_CODE", f"{AMOUNT}/currency_code"),
         (_capture(_unit("1.001")), 422, "DECIMAL_PRECISION", f"{AMOUNT}/value"),
         (_capture(_unit("-1.00")), 422, "CANNOT_BE_NEGATIVE", f"{AMOUNT}/value"),
@@ -581,6 +588,12 @@ def test_webhooks_registered_listed_deleted_and_events_resent(paypal: Served) ->
         )
         assert unknown.status_code == 400
         assert unknown.json()["details"][0]["field"] == "/event_types/0/name"
+        odd = http.post(
+            "/v1/notifications/webhooks",
+            json={"url": "https://x.example/h", "event_types": [{"name": ["*"]}]},
+        )
+        assert odd.status_code == 400
+        assert http.get("/v1/notifications/webhooks-events?page_size=²").status_code == 400
         ids = {w["id"] for w in http.get("/v1/notifications/webhooks").json()["webhooks"]}
         assert ids == {"WH0000SANDBOX01", hook["id"]}
         assert http.get(f"/v1/notifications/webhooks/{hook['id']}").json()["url"] == second.url

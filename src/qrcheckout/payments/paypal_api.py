@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -65,6 +66,7 @@ CURRENCIES = frozenset(
     "thb usd".split()
 )
 WHOLE_UNITS = frozenset({"huf", "jpy", "twd"})
+MAX_CUSTOM_ID = 127
 # PayPal keeps an order for three hours before the buyer must have approved it.
 ORDER_HOURS = 3
 SIGNATURE_HEADERS = (
@@ -352,16 +354,36 @@ class PayPalProvider:
         if missing:
             raise WebhookRejected("invalid_signature", f"No {missing[0].upper()} header.")
         event = self.read_webhook(payload)
-        check: dict[str, Any] = {
+        check = {
             name.removeprefix("paypal-").replace("-", "_"): headers[name]
             for name in SIGNATURE_HEADERS
-        }
-        check |= {"webhook_id": self.webhook_id, "webhook_event": event.payload}
+        } | {"webhook_id": self.webhook_id}
+        # The event goes back as the bytes PayPal sent, not re-encoded: PayPal's check is over
+        # what it sent.
+        try:
+            raw = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WebhookRejected("invalid_json", "The webhook body is not UTF-8.") from exc
+        fields = json.dumps(check)
+        body = f'{fields[:-1]}, "webhook_event": {raw}}}'.encode()
+        answer = await self._verify(body)
+        if answer.status_code == 401:  # a token revoked early: a new one, once
+            self._token = None
+            answer = await self._verify(body)
+        verdict = answer.json().get("verification_status") if answer.status_code == 200 else None
+        if verdict != "SUCCESS":
+            raise WebhookRejected("invalid_signature", "PayPal did not confirm this webhook.")
+        return event
+
+    async def _verify(self, body: bytes) -> httpx.Response:
         try:
             answer = await self._http.post(
                 "/v1/notifications/verify-webhook-signature",
-                json=check,
-                headers={"Authorization": f"Bearer {await self._access_token()}"},
+                content=body,
+                headers={
+                    "Authorization": f"Bearer {await self._access_token()}",
+                    "Content-Type": "application/json",
+                },
             )
         except httpx.HTTPError as exc:
             raise ProviderError(
@@ -375,10 +397,7 @@ class PayPalProvider:
                 kind=ProviderErrorKind.UNAVAILABLE,
                 code=f"http_{answer.status_code}",
             )
-        verdict = answer.json().get("verification_status") if answer.status_code == 200 else None
-        if verdict != "SUCCESS":
-            raise WebhookRejected("invalid_signature", "PayPal did not confirm this webhook.")
-        return event
+        return answer
 
     async def _access_token(self) -> str:
         async with self._token_lock:
@@ -473,7 +492,14 @@ def _reference(request: SessionRequest) -> str:
     parts = [f"t={request.client_reference_id}"] if request.client_reference_id else []
     if request.metadata.get("order_id"):
         parts.append(f"o={request.metadata['order_id']}")
-    return ";".join(parts)[:127] or "-"
+    reference = ";".join(parts) or "-"
+    if len(reference) > MAX_CUSTOM_ID:
+        raise ProviderError(
+            "The token and order ids are too long for PayPal's custom_id.",
+            kind=ProviderErrorKind.REFUSED,
+            code="reference_too_long",
+        )
+    return reference
 
 
 def _references(custom: Any) -> tuple[str | None, str | None]:

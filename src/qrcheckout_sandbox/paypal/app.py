@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -215,22 +215,24 @@ class PayPalSandbox(SandboxServer):
                     location="header",
                 ),
             )
+        body = await _body(request) if request.method == "POST" else {}
+        # From here to the answer nothing awaits: a retry with the same PayPal-Request-Id that
+        # arrives meanwhile finds this one's answer, never runs the operation again.
         key = f"{request.method} {request.url.path}|{request_id}"
-        if request.method == "POST" and request_id is not None:
+        remembered = request.method == "POST" and request_id is not None
+        if remembered:
             replay = self.store.replay(client, key, int(time.time()) - REQUEST_ID_SECONDS)
             if replay is not None:
                 # PayPal answers a repeated request with the first answer, as 200 OK.
+                if replay.status == 204:
+                    return Response(status_code=204)
                 return _json(replay.body, 200 if replay.status == 201 else replay.status)
-        body = await _body(request) if request.method == "POST" else {}
         result = handler(self.call(client, request_id), request, body)
-        if isinstance(result, Awaitable):
-            result = await result
+        answered = 204 if result is None else status
+        if remembered:
+            self.store.remember(client, key, "", int(time.time()), answered, result)
         self.store.commit()
-        if result is None:
-            return Response(status_code=204)
-        if request.method == "POST" and request_id is not None:
-            self.store.remember(client, key, "", int(time.time()), status, result)
-        return _json(result, status)
+        return Response(status_code=204) if result is None else _json(result, answered)
 
     async def _token(self, request: Request) -> Response:
         form = await request.form()

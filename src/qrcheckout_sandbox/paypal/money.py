@@ -73,7 +73,7 @@ def read(
     value = amount.get("value")
     if value is None:
         raise missing(f"{field}/value")
-    if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH or not VALUE.match(value):
+    if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH or not VALUE.fullmatch(value):
         raise _bad(f"{field}/value", value)
     whole, _, part = value.lstrip("-").partition(".")
     if len(part) > places(code):

@@ -194,7 +194,7 @@ def _items(items: Any, at: str, currency: str, parts: dict[str, int]) -> list[di
         quantity = item.get("quantity")
         if quantity is None:
             raise missing(f"{where}/quantity")
-        if not isinstance(quantity, str) or not quantity.isdigit() or len(quantity) > 10:
+        if not isinstance(quantity, str) or not _digits(quantity) or len(quantity) > 10:
             raise invalid(
                 "INVALID_PARAMETER_SYNTAX",
                 "The value of a field does not conform to the expected format.",
@@ -271,6 +271,11 @@ def _experience(body: dict[str, Any]) -> tuple[dict[str, str], bool]:
         if "brand_name" in context:
             urls["brand_name"] = text(context["brand_name"], f"{at}/brand_name", 127)
     return urls, source is not None
+
+
+def _digits(value: str) -> bool:
+    """ASCII digits only (``"²".isdigit()`` is true, and ``int("²")`` fails)."""
+    return value.isascii() and value.isdigit()
 
 
 def text(value: Any, field: str, longest: int) -> str:

@@ -162,7 +162,7 @@ def _event_types(value: Any) -> list[str]:
     names = []
     for i, entry in enumerate(value):
         name = entry.get("name") if isinstance(entry, dict) else None
-        if name != "*" and name not in EVENT_TYPES:
+        if not isinstance(name, str) or (name != "*" and name not in EVENT_TYPES):
             raise invalid(
                 "INVALID_PARAMETER_VALUE",
                 "The event type is not supported.",
@@ -228,7 +228,7 @@ def verify(call: Call, signer: Signer, body: dict[str, Any]) -> dict[str, str]:
 
 def list_events(call: Call, query: dict[str, str]) -> dict[str, Any]:
     size = query.get("page_size", "10")
-    if not size.isdigit() or not 1 <= int(size) <= MAX_PAGE_SIZE:
+    if not (size.isascii() and size.isdigit()) or not 1 <= int(size) <= MAX_PAGE_SIZE:
         raise invalid(
             "INVALID_PARAMETER_VALUE",
             f"page_size is from 1 to {MAX_PAGE_SIZE}.",
