@@ -55,23 +55,24 @@ class Recorder:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 0
         chunks: list[bytes] = []
-        json_body = False
+        answer = Answer(scope["method"], scope["path"], 0, None)
+        is_json = False
 
         async def keep(message: Any) -> None:
-            nonlocal status, json_body
+            nonlocal is_json
             if message["type"] == "http.response.start":
-                status = message["status"]
+                answer.status = message["status"]
                 headers = dict(message.get("headers", []))
-                json_body = headers.get(b"content-type", b"").startswith(b"application/json")
+                is_json = headers.get(b"content-type", b"").startswith(b"application/json")
+                # Kept at once: a client has a 204 as soon as its headers arrive.
+                if is_json or answer.status == 204:
+                    self.answers.append(answer)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    raw = b"".join(chunks)
-                    body = json.loads(raw) if json_body and raw else None
-                    if json_body or not raw:
-                        self.answers.append(Answer(scope["method"], scope["path"], status, body))
+                if not message.get("more_body") and is_json:
+                    # Read before the last of it is sent, so before the client has it.
+                    answer.body = json.loads(b"".join(chunks))
             await send(message)
 
         await self.app(scope, receive, keep)
