@@ -23,22 +23,11 @@ from typing import Any
 
 import httpx
 import stripe
-from paypalserversdk.configuration import Configuration, Environment
-from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
-from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
 from bench_support import HOST, Server, exit_status, free_port, latency_columns
+from qrcheckout.payments.paypal_api import sdk_client
 
 STRIPE_KEY = "sk_test_bench_" + "0" * 24
-
-
-class _At(Configuration):  # type: ignore[misc]
-    def __init__(self, base: str, **kwargs: Any) -> None:
-        self._base = base
-        super().__init__(**kwargs)
-
-    def get_base_uri(self, server: Any = None) -> str:
-        return self._base
 
 
 def paypal_flow(url: str) -> Callable[[], None]:
@@ -46,16 +35,7 @@ def paypal_flow(url: str) -> Callable[[], None]:
 
     def flow() -> None:
         if not hasattr(local, "sdk"):
-            credentials = ClientCredentialsAuthCredentials(
-                o_auth_client_id="bench", o_auth_client_secret="bench-secret"
-            )
-            local.sdk = PaypalServersdkClient(
-                config=_At(
-                    url,
-                    environment=Environment.SANDBOX,
-                    client_credentials_auth_credentials=credentials,
-                )
-            )
+            local.sdk = sdk_client(url, "bench", "bench-secret")
             local.http = httpx.Client(timeout=30)
         body = {
             "intent": "CAPTURE",

@@ -87,9 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "sandbox":
-        if args.provider == "paypal":
-            return _paypal_sandbox(args.host, args.port or 12112, args.data_dir, args.public_url)
-        return _sandbox(args.host, args.port or 12111, args.data_dir, args.public_url)
+        port = args.port or {"stripe": 12111, "paypal": 12112}[args.provider]
+        return _sandbox(args.provider, args.host, port, args.data_dir, args.public_url)
     if args.command == "migrate":
         asyncio.run(_migrate(Settings()))
         print("database is up to date")
@@ -127,14 +126,27 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None) -> int:
+def _sandbox(
+    provider: str, host: str, port: int, data_dir: Path | None, public_url: str | None
+) -> int:
     from qrcheckout_sandbox.app import STATE_FILE, Sandbox
+    from qrcheckout_sandbox.paypal.app import STATE_FILE as PAYPAL_STATE_FILE
+    from qrcheckout_sandbox.paypal.app import PayPalSandbox
 
     settings = Settings()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base = (public_url or f"http://{shown_host}:{port}").rstrip("/")
-    state = (data_dir or settings.data_dir) / STATE_FILE
-    sandbox = Sandbox(
+    kind, name, state_file, how = {
+        "stripe": (Sandbox, "Stripe", STATE_FILE, "with any sk_test_ key"),
+        "paypal": (
+            PayPalSandbox,
+            "PayPal",
+            PAYPAL_STATE_FILE,
+            "with any client id and secret (a client id keeps the secret it was first used with)",
+        ),
+    }[provider]
+    state = (data_dir or settings.data_dir) / state_file
+    sandbox = kind(
         public_base=base,
         state_path=state,
         business_name=settings.business_name,
@@ -142,31 +154,7 @@ def _sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None
         max_attempts=settings.webhook_max_attempts,
     )
     print(
-        f"Stripe sandbox on {base}: point your SDK's API base there with any sk_test_ key; "
-        f"state in {state}",
-        flush=True,
-    )
-    uvicorn.run(sandbox.app, host=host, port=port, timeout_graceful_shutdown=5)
-    return 0
-
-
-def _paypal_sandbox(host: str, port: int, data_dir: Path | None, public_url: str | None) -> int:
-    from qrcheckout_sandbox.paypal.app import STATE_FILE, PayPalSandbox
-
-    settings = Settings()
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = (public_url or f"http://{shown_host}:{port}").rstrip("/")
-    state = (data_dir or settings.data_dir) / STATE_FILE
-    sandbox = PayPalSandbox(
-        public_base=base,
-        state_path=state,
-        business_name=settings.business_name,
-        retry_base_seconds=settings.webhook_retry_base_seconds,
-        max_attempts=settings.webhook_max_attempts,
-    )
-    print(
-        f"PayPal sandbox on {base}: point your SDK there with any client id and secret "
-        f"(a client id keeps the secret it was first used with); state in {state}",
+        f"{name} sandbox on {base}: point your SDK's API base there {how}; state in {state}",
         flush=True,
     )
     uvicorn.run(sandbox.app, host=host, port=port, timeout_graceful_shutdown=5)

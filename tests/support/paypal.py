@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from paypalserversdk.configuration import Configuration, Environment
-from paypalserversdk.http.auth.o_auth_2 import ClientCredentialsAuthCredentials
-from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
+from qrcheckout.payments.paypal_api import sdk_client
 from qrcheckout_sandbox.paypal.app import PayPalSandbox
 from tests.support.paypal_spec import Answer
 from tests.support.server import free_socket, serving
@@ -21,27 +19,9 @@ CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
 
 
-class _At(Configuration):  # type: ignore[misc]
-    """The SDK's configuration with its API base moved to the sandbox."""
-
-    def __init__(self, base: str, **kwargs: Any) -> None:
-        self._base = base
-        super().__init__(**kwargs)
-
-    def get_base_uri(self, server: Any = None) -> str:
-        return self._base
-
-
-def sdk(
-    base: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET
-) -> PaypalServersdkClient:
-    credentials = ClientCredentialsAuthCredentials(
-        o_auth_client_id=client_id, o_auth_client_secret=secret
-    )
-    config = _At(
-        base, environment=Environment.SANDBOX, client_credentials_auth_credentials=credentials
-    )
-    return PaypalServersdkClient(config=config)
+def sdk(base: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> Any:
+    """PayPal's SDK at ``base``, as the service's provider makes it."""
+    return sdk_client(base, client_id, secret)
 
 
 class Recorder:

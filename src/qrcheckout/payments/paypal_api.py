@@ -142,8 +142,24 @@ class _Base(Configuration):  # type: ignore[misc]
     def get_base_uri(self, server: Any = None) -> str:
         return self._base
 
-    def clone_with(self, **kwargs: Any) -> _Base:
-        return _Base(self._base, **kwargs)
+
+def sdk_client(
+    api_base: str, client_id: str, client_secret: str, timeout_seconds: float = 60.0
+) -> PaypalServersdkClient:
+    """PayPal's SDK pointed at ``api_base`` (PayPal's live API, its sandbox, or the built-in
+    one), authenticating with the app's client credentials."""
+    credentials = ClientCredentialsAuthCredentials(
+        o_auth_client_id=client_id, o_auth_client_secret=client_secret
+    )
+    base = api_base.rstrip("/")
+    return PaypalServersdkClient(
+        config=_Base(
+            base,
+            environment=Environment.PRODUCTION if base == LIVE_API else Environment.SANDBOX,
+            timeout=timeout_seconds,
+            client_credentials_auth_credentials=credentials,
+        )
+    )
 
 
 class PayPalProvider:
@@ -167,18 +183,7 @@ class PayPalProvider:
         self.webhook_id = webhook_id
         self._client_id = client_id
         self._client_secret = client_secret
-        credentials = ClientCredentialsAuthCredentials(
-            o_auth_client_id=client_id, o_auth_client_secret=client_secret
-        )
-        environment = Environment.PRODUCTION if self.api_base == LIVE_API else Environment.SANDBOX
-        self._sdk = PaypalServersdkClient(
-            config=_Base(
-                self.api_base,
-                environment=environment,
-                timeout=timeout_seconds,
-                client_credentials_auth_credentials=credentials,
-            )
-        )
+        self._sdk = sdk_client(self.api_base, client_id, client_secret, timeout_seconds)
         self._http = httpx.AsyncClient(
             base_url=self.api_base, timeout=timeout_seconds, transport=transport
         )
@@ -203,11 +208,7 @@ class PayPalProvider:
                 code="authentication_failed",
             ) from exc
         except OSError as exc:  # requests' connection errors and timeouts
-            raise ProviderError(
-                f"PayPal could not be reached: {type(exc).__name__}.",
-                kind=ProviderErrorKind.UNAVAILABLE,
-                code="unreachable",
-            ) from exc
+            raise _unreachable(exc) from exc
 
     # -- hosted checkout ----------------------------------------------------------------------
 
@@ -386,11 +387,7 @@ class PayPalProvider:
                 },
             )
         except httpx.HTTPError as exc:
-            raise ProviderError(
-                f"PayPal could not be reached to check a webhook: {type(exc).__name__}.",
-                kind=ProviderErrorKind.UNAVAILABLE,
-                code="unreachable",
-            ) from exc
+            raise _unreachable(exc) from exc
         if answer.status_code >= 500:
             raise ProviderError(
                 "PayPal could not check a webhook now.",
@@ -411,11 +408,7 @@ class PayPalProvider:
                     headers={"Authorization": f"Basic {basic}"},
                 )
             except httpx.HTTPError as exc:
-                raise ProviderError(
-                    f"PayPal could not be reached: {type(exc).__name__}.",
-                    kind=ProviderErrorKind.UNAVAILABLE,
-                    code="unreachable",
-                ) from exc
+                raise _unreachable(exc) from exc
             if answer.status_code != 200:
                 raise ProviderError(
                     "PayPal refused the service's client id and secret.",
@@ -648,6 +641,14 @@ def _provider_error(exc: ErrorException) -> ProviderError:
     field = getattr(first, "field", None)
     kind = ProviderErrorKind.DECLINED if issue in _DECLINES else _kind(exc.response_code)
     return ProviderError(str(description), kind=kind, code=str(issue), param=field)
+
+
+def _unreachable(exc: Exception) -> ProviderError:
+    return ProviderError(
+        f"PayPal could not be reached: {type(exc).__name__}.",
+        kind=ProviderErrorKind.UNAVAILABLE,
+        code="unreachable",
+    )
 
 
 def _unsupported(what: str) -> ProviderError:
