@@ -29,11 +29,16 @@ from qrcheckout.http.headers import SecurityHeaders
 from qrcheckout.http.limits import BodyLimit
 from qrcheckout.notifications import api as notifications_api
 from qrcheckout.orders import api as orders_api
+from qrcheckout.payments.paypal_api import LIVE_API, PayPalProvider
+from qrcheckout.payments.provider import PaymentProvider
+from qrcheckout.payments.providers import Providers
 from qrcheckout.payments.stripe_api import StripeProvider
 from qrcheckout.realtime import api as realtime_api
 from qrcheckout.web import api as web_api
 from qrcheckout.webhooks import api as webhooks_api
 from qrcheckout_sandbox.app import STATE_FILE, Sandbox
+from qrcheckout_sandbox.paypal.app import STATE_FILE as PAYPAL_STATE_FILE
+from qrcheckout_sandbox.paypal.app import PayPalSandbox
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,12 @@ SANDBOX_KEY_FILE = ".qrcheckout-sandbox-api-key"
 SECRET_FILE = ".qrcheckout-sandbox-webhook-secret"
 MERCHANT_SECRET_FILE = ".qrcheckout-merchant-webhook-secret"
 WEBHOOK_PATH = "/v1/webhooks/stripe"
+PAYPAL_SANDBOX_PATH = "/paypal-sandbox"
+PAYPAL_WEBHOOK_PATH = "/v1/webhooks/paypal"
+# The PayPal app this service is to the mounted PayPal sandbox, and its webhook there.
+PAYPAL_SANDBOX_CLIENT_ID = "qrcheckout-sandbox"
+PAYPAL_SANDBOX_SECRET_FILE = ".qrcheckout-paypal-sandbox-secret"
+PAYPAL_SANDBOX_WEBHOOK_ID = "WH-QRCHECKOUT-SANDBOX"
 WEBHOOK_MAX_BODY = 1024 * 1024
 # Another instance's change to a merchant's origins reaches this one's CORS within this.
 ORIGINS_REFRESH_SECONDS = 30.0
@@ -60,6 +71,12 @@ def sandbox_api_key(settings: Settings) -> str:
     """The one secret key the mounted sandbox takes: the configured one, else one generated on
     first start and kept in ``data_dir``."""
     return settings.sandbox_api_key or _kept_secret(settings, SANDBOX_KEY_FILE, "sk_test_")
+
+
+def paypal_sandbox_secret(settings: Settings) -> str:
+    """The client secret of the service's app at the mounted PayPal sandbox: generated on first
+    start and kept in ``data_dir``."""
+    return _kept_secret(settings, PAYPAL_SANDBOX_SECRET_FILE, "sandbox-")
 
 
 def _kept_secret(settings: Settings, name: str, prefix: str = "whsec_") -> str:
@@ -106,26 +123,65 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api_key = settings.stripe_secret_key or ""
         api_base = settings.stripe_api_base
 
+    paypal_sandbox: PayPalSandbox | None = None
+    paypal: tuple[str, str, str, str] | None = None  # client id, secret, webhook id, API base
+    if settings.uses_paypal_sandbox:
+        secret = paypal_sandbox_secret(settings)
+        paypal_sandbox = PayPalSandbox(
+            public_base=settings.public_url + PAYPAL_SANDBOX_PATH,
+            state_path=Path(settings.data_dir) / PAYPAL_STATE_FILE,
+            business_name=settings.business_name,
+            credentials={PAYPAL_SANDBOX_CLIENT_ID: secret},
+            webhook_url=settings.public_url + PAYPAL_WEBHOOK_PATH,
+            webhook_id=PAYPAL_SANDBOX_WEBHOOK_ID,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            max_attempts=settings.webhook_max_attempts,
+        )
+        paypal = (
+            PAYPAL_SANDBOX_CLIENT_ID,
+            secret,
+            PAYPAL_SANDBOX_WEBHOOK_ID,
+            settings.paypal_api_base or settings.public_url + PAYPAL_SANDBOX_PATH,
+        )
+    elif settings.paypal_client_id and settings.paypal_client_secret and settings.paypal_webhook_id:
+        paypal = (
+            settings.paypal_client_id,
+            settings.paypal_client_secret,
+            settings.paypal_webhook_id,
+            settings.paypal_api_base or LIVE_API,
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Whatever started is stopped, in reverse, also when a later start fails.
         async with contextlib.AsyncExitStack() as started:
-            provider = StripeProvider(
-                api_key,
-                webhook_secret,
-                api_base,
-                connect_webhook_secret=settings.stripe_connect_webhook_secret,
+            providers: list[PaymentProvider] = [
+                StripeProvider(
+                    api_key,
+                    webhook_secret,
+                    api_base,
+                    connect_webhook_secret=settings.stripe_connect_webhook_secret,
+                )
+            ]
+            if paypal is not None:
+                client_id, client_secret, webhook_id, paypal_base = paypal
+                providers.append(
+                    PayPalProvider(client_id, client_secret, webhook_id, api_base=paypal_base)
+                )
+            for provider in providers:
+                started.push_async_callback(provider.aclose)
+            container = await Container.start(
+                settings, Providers(providers), merchant_webhook_secret(settings)
             )
-            started.push_async_callback(provider.aclose)
-            container = await Container.start(settings, provider, merchant_webhook_secret(settings))
             started.push_async_callback(container.stop)
             app.state.container = container
             # The merchants' origins join the configured ones for CORS, now and as they change.
             container.merchants.on_origins = app.state.allowed_origins.replace
             await container.merchants.announce_origins()
-            if sandbox is not None:
-                await sandbox.start()
-                started.push_async_callback(sandbox.stop)
+            for mounted in (sandbox, paypal_sandbox):
+                if mounted is not None:
+                    await mounted.start()
+                    started.push_async_callback(mounted.stop)
             interval = settings.expiry_interval_seconds
             for what, job in container.jobs():
                 await started.enter_async_context(_running(_every(interval, what, job)))
@@ -149,10 +205,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(plain_request_line)],
     )
     app.state.sandbox = sandbox
+    app.state.paypal_sandbox = paypal_sandbox
     app.state.sandbox_api_key = sandbox_key
     errors.install(app)
     app.add_middleware(
-        BodyLimit, default=settings.max_body_bytes, per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY}
+        BodyLimit,
+        default=settings.max_body_bytes,
+        per_path={WEBHOOK_PATH: WEBHOOK_MAX_BODY, PAYPAL_WEBHOOK_PATH: WEBHOOK_MAX_BODY},
     )
     # Browser origins allowed to call the API; whoever learns more (merchants) calls .replace().
     app.state.allowed_origins = AllowedOrigins([settings.public_url, *settings.cors_origin_list])
@@ -163,7 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_paths=[
             p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
         ],
-        framing_only=[SANDBOX_PATH],
+        framing_only=[SANDBOX_PATH, PAYPAL_SANDBOX_PATH],
     )
     app.include_router(access_api.router)
     app.include_router(connect_api.router)
@@ -181,6 +240,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if sandbox is not None:
         app.mount(SANDBOX_PATH, sandbox.app)
+    if paypal_sandbox is not None:
+        app.mount(PAYPAL_SANDBOX_PATH, paypal_sandbox.app)
     return app
 
 

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # platform's key).
     platform_fee_bps: int = Field(default=0, ge=0, le=10_000)
     platform_fee_fixed: int = Field(default=0, ge=0, le=MAX_AMOUNT)
+    # PayPal: a REST app's client id and secret, and the id of the webhook PayPal signs its events
+    # for (``/v1/webhooks/paypal``). Unset while Stripe runs on the sandbox: the built-in PayPal
+    # sandbox is started and used; unset with a Stripe key: PayPal is off.
+    paypal_client_id: str | None = Field(default=None, min_length=1, max_length=255)
+    paypal_client_secret: str | None = Field(default=None, min_length=1, max_length=255)
+    paypal_webhook_id: str | None = Field(default=None, min_length=1, max_length=64)
+    # Unset: PayPal itself (``https://api-m.paypal.com``; its test site is
+    # ``https://api-m.sandbox.paypal.com``), or the built-in sandbox without credentials.
+    paypal_api_base: str | None = None
     # Where the sandbox sends its events; unset: this service's own webhook endpoint.
     sandbox_webhook_url: str | None = None
     # The one secret key the mounted sandbox takes (this service uses it too); unset: generated
@@ -121,6 +130,7 @@ class Settings(BaseSettings):
                 "stripe_secret_key",
                 "stripe_webhook_secret",
                 "stripe_connect_webhook_secret",
+                "paypal_client_secret",
                 "api_key",
                 "admin_key",
                 "jwt_secret",
@@ -135,6 +145,12 @@ class Settings(BaseSettings):
                     "no QRCHECKOUT_STRIPE_SECRET_KEY: outside development the built-in sandbox "
                     "runs only with QRCHECKOUT_SANDBOX_OUTSIDE_DEVELOPMENT=true"
                 )
+        paypal = (self.paypal_client_id, self.paypal_client_secret, self.paypal_webhook_id)
+        if any(paypal) and not all(paypal):
+            raise ValueError(
+                "PayPal needs QRCHECKOUT_PAYPAL_CLIENT_ID, QRCHECKOUT_PAYPAL_CLIENT_SECRET and "
+                "QRCHECKOUT_PAYPAL_WEBHOOK_ID together"
+            )
         self.public_url = self.public_url.rstrip("/")
         return self
 
@@ -164,6 +180,12 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         return self.stripe_secret_key is None
+
+    @property
+    def uses_paypal_sandbox(self) -> bool:
+        """The built-in PayPal sandbox runs: no PayPal app, and Stripe on its sandbox too (a
+        live service never takes test buyers' money)."""
+        return self.paypal_client_id is None and self.uses_sandbox
 
     @property
     def connect_client_id(self) -> str | None:

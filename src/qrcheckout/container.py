@@ -20,7 +20,7 @@ from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.payments import OrderPayments
 from qrcheckout.orders.service import OrderService, owner_of
 from qrcheckout.payments import events
-from qrcheckout.payments.provider import PaymentProvider
+from qrcheckout.payments.providers import Providers
 from qrcheckout.ratelimit import RateLimiter
 from qrcheckout.realtime.bus import Bus, create_bus
 from qrcheckout.unit import UnitOfWork
@@ -34,7 +34,7 @@ class Container:
     settings: Settings
     db: Database
     bus: Bus
-    provider: PaymentProvider
+    providers: Providers
     jwt: JWTVerifier
     merchants: Merchants
     links: Links
@@ -45,15 +45,17 @@ class Container:
     notifier: Notifier
     orders: OrderService
     order_payments: OrderPayments
-    webhooks: WebhookIntake
+    #: One intake per provider, by its name.
+    webhooks: dict[str, WebhookIntake]
     limiter: RateLimiter
 
     @classmethod
     async def start(
-        cls, settings: Settings, provider: PaymentProvider, merchant_secret: str
+        cls, settings: Settings, providers: Providers, merchant_secret: str
     ) -> Container:
         """Open the database (migrated and seeded as configured) and the bus, and wire the
-        services on them."""
+        services on them. ``providers`` holds Stripe's (hosted sessions and Connect speak
+        Stripe's API), first: the default."""
         db = Database(settings.database_url)
         if settings.auto_migrate:
             await migrations.upgrade(db)
@@ -65,15 +67,16 @@ class Container:
         bus = create_bus(settings.bus_url)
         await bus.start()
         units = UnitOfWork(db, bus)
+        stripe = providers["stripe"]
         links = Links(
             db,
-            provider,
+            stripe,
             client_id=settings.connect_client_id,
             public_url=settings.public_url,
             fees=Fees(settings.platform_fee_bps, settings.platform_fee_fixed),
             platform_publishable_key=settings.stripe_publishable_key,
         )
-        tokens = CheckoutService(db, units, provider, settings, links)
+        tokens = CheckoutService(db, units, providers, settings, links)
         notifier = Notifier(
             db,
             settings.merchant_webhook_targets,
@@ -87,18 +90,18 @@ class Container:
             settings=settings,
             db=db,
             bus=bus,
-            provider=provider,
+            providers=providers,
             jwt=JWTVerifier(settings),
             merchants=merchants,
             links=links,
             units=units,
             catalog=catalog,
             tokens=tokens,
-            sessions=HostedSessions(db, provider, settings.public_url + "/", links),
+            sessions=HostedSessions(db, stripe, settings.public_url + "/", links),
             notifier=notifier,
             orders=orders,
-            order_payments=OrderPayments(db, units, provider, orders),
-            webhooks=WebhookIntake(db, units, provider),
+            order_payments=OrderPayments(db, units, providers, orders),
+            webhooks={name: WebhookIntake(db, units, p) for name, p in providers.items()},
             limiter=RateLimiter.from_settings(settings),
         )
         container._route_webhooks()
@@ -106,29 +109,43 @@ class Container:
         return container
 
     def _route_webhooks(self) -> None:
-        # Tokens first: an order's token settles in the same transaction as the order.
-        intake, tokens, ledger = self.webhooks, self.tokens, self.orders.ledger
-        for change in (
-            events.CheckoutPaid,
-            events.CheckoutProcessing,
-            events.CheckoutFailed,
-            events.CheckoutExpired,
-        ):
-            intake.on(change, tokens.on_checkout_event)
-        intake.on(events.CheckoutPaid, ledger.on_checkout_paid)
-        intake.on(events.ChargeSucceeded, ledger.on_charge_succeeded)
-        intake.on(events.ChargeRefunded, ledger.on_charge_refunded)
-        intake.on(events.RefundChanged, ledger.on_refund_changed)
-        intake.on(events.AccountUnlinked, self.links.on_unlinked)
-        intake.owner_of = owner_of
+        # Every provider's changes reach the same handlers: the domain knows no provider.
+        tokens, ledger = self.tokens, self.orders.ledger
+        for intake in self.webhooks.values():
+            # Tokens first: an order's token settles in the same transaction as the order.
+            for change in (
+                events.CheckoutApproved,
+                events.CheckoutPaid,
+                events.CheckoutProcessing,
+                events.CheckoutFailed,
+                events.CheckoutExpired,
+            ):
+                intake.on(change, tokens.on_checkout_event)
+            intake.on(events.CheckoutPaid, ledger.on_checkout_paid)
+            intake.on(events.ChargeSucceeded, ledger.on_charge_succeeded)
+            intake.on(events.ChargeRefunded, ledger.on_charge_refunded)
+            intake.on(events.RefundChanged, ledger.on_refund_changed)
+            intake.on(events.AccountUnlinked, self.links.on_unlinked)
+            # Once the approval is stored and committed, the money is taken.
+            intake.then(events.CheckoutApproved, tokens.complete)
+            intake.owner_of = owner_of
+        tokens.settle = self._settle
+
+    async def _settle(self, change: events.CheckoutEvent) -> None:
+        """Apply a change the service learnt by asking its provider, as its webhook would."""
+        await self.webhooks[change.provider].apply(change)
 
     def jobs(self) -> list[Job]:
         """What runs every ``expiry_interval_seconds`` while the app is up."""
         return [
             ("expiring tokens", self.tokens.expire_due),
             ("expiring orders", self.orders.expire_due),
+            ("completing approved payments", self.tokens.complete_approved),
             ("refunding", self.order_payments.refund_unapplied),
-            ("replaying events", self.webhooks.replay_stored),
+            *(
+                (f"replaying {name} events", intake.replay_stored)
+                for name, intake in self.webhooks.items()
+            ),
         ]
 
     async def stop(self) -> None:

@@ -241,3 +241,36 @@ def test_the_qr_page_runs_only_its_own_script_and_cannot_be_framed(
         "(function () { var d = document.getElementById('framed').contentDocument;"
         "  return d === null || d.getElementById('status') === null; })()"
     )
+
+
+def test_phone_approves_with_paypal_and_desktop_turns_paid_live(
+    server: RunningServer, desktop: Page, phone: Page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    # 1. The desktop shows the QR code of a token paid through PayPal.
+    token_id = create_token(server, provider="paypal")["id"]
+    desktop.goto(f"{server.url}/checkout/{token_id}")
+    expect(desktop.locator(".qr svg")).to_be_visible()
+    status = desktop.locator("#status")
+    expect(status).to_have_text(WAITING)
+    wait_for_live_watcher(server, token_id)
+    mark_no_reload(desktop)
+
+    # 2. The phone follows the QR's link to PayPal's approval page and pays as the test buyer.
+    href = desktop.locator("#link").get_attribute("href")
+    assert href == f"{server.url}/t/{token_id}"
+    phone.goto(href)
+    phone.wait_for_url(re.compile(r"/paypal-sandbox/checkoutnow\?token=\w+$"))
+    expect(phone.get_by_text("$5.00").first).to_be_visible()
+    shoot(phone, tmp_path, "phone-paypal-approve.png")
+    phone.get_by_role("button", name="Pays").click()
+    expect_thank_you(phone, token_id)
+
+    # 3. The service captured what the buyer approved; the desktop turns "Paid" on its own.
+    expect(status).to_have_text("Paid", timeout=TIMEOUT_MS)
+    expect(status).to_have_attribute("data-status", "success")
+    assert_not_reloaded(desktop)
+    paid = token(server, token_id)
+    assert (paid["status"], paid["provider"], paid["paid_count"]) == ("success", "paypal", 1)
+    shoot(desktop, tmp_path, "desktop-paypal-after.png")

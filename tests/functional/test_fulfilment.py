@@ -481,7 +481,7 @@ def _kill_mid_processing_postgres(
         # Mid-transaction: it has written rows (claimed the event, moved the order) and now
         # waits to grant. Print for the record (pytest -s shows it).
         print(f"backend(s) waiting on entitlements, with the tables written: {waiting}")
-        assert any({"stripe_events", "orders"} <= set(written) for _, written in waiting), waiting
+        assert any({"provider_events", "orders"} <= set(written) for _, written in waiting), waiting
         assert not post.done
         serving.kill()
         lock.release()

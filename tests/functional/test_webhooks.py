@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from qrcheckout.payments.events import CheckoutPaid
-from qrcheckout.webhooks.models import StripeEvent
+from qrcheckout.webhooks.models import StoredEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import create_token, pay_page, submit_card, token, wait_status
 from tests.support.receiver import FlakyReceiver
@@ -32,10 +32,10 @@ def _send(server: RunningServer, event: dict[str, Any]) -> httpx.Response:
     return _deliver(server, payload, signature(payload, WEBHOOK_SECRET))
 
 
-def _stored(server: RunningServer) -> list[StripeEvent]:
-    async def read() -> list[StripeEvent]:
+def _stored(server: RunningServer) -> list[StoredEvent]:
+    async def read() -> list[StoredEvent]:
         async with server.db.sessions() as session:
-            return list(await session.scalars(select(StripeEvent)))
+            return list(await session.scalars(select(StoredEvent)))
 
     return server.call(read)
 
@@ -236,7 +236,7 @@ def test_processing_failure_is_recorded_and_answered_5xx(server: RunningServer) 
         return False
 
     # A handler that fails once, after the token's own: its change is rolled back with it.
-    server.app.state.container.webhooks.on(CheckoutPaid, fails_once)
+    server.app.state.container.webhooks["stripe"].on(CheckoutPaid, fails_once)
     event = _completed(created, session_id)
     first = _send(server, event)
     assert first.status_code == 500

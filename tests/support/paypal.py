@@ -7,13 +7,20 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from qrcheckout.app import (
+    PAYPAL_SANDBOX_CLIENT_ID,
+    PAYPAL_SANDBOX_PATH,
+    PAYPAL_SANDBOX_WEBHOOK_ID,
+    paypal_sandbox_secret,
+)
 from qrcheckout.payments.paypal_api import sdk_client
 from qrcheckout_sandbox.paypal.app import PayPalSandbox
 from tests.support.paypal_spec import Answer
-from tests.support.server import free_socket, serving
+from tests.support.server import RunningServer, free_socket, serving
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
@@ -86,3 +93,41 @@ def paypal_sandbox(**kwargs: Any) -> Iterator[Served]:
     recorder = Recorder(sandbox.app)
     with serving(recorder, sock) as url:
         yield Served(sandbox, url, recorder)
+
+
+# -- the PayPal sandbox a running service mounts ------------------------------------------------
+
+
+def mounted(server: RunningServer) -> Served:
+    """The service's own PayPal sandbox, with the service's credentials there."""
+    sandbox: PayPalSandbox = server.app.state.paypal_sandbox
+    return Served(sandbox, f"{server.url}{PAYPAL_SANDBOX_PATH}", Recorder(sandbox.app))
+
+
+def service_http(server: RunningServer) -> httpx.Client:
+    """HTTP to the mounted sandbox as the service's own PayPal app."""
+    return mounted(server).http(PAYPAL_SANDBOX_CLIENT_ID, paypal_sandbox_secret(server.settings))
+
+
+def service_sdk(server: RunningServer) -> Any:
+    """PayPal's SDK as the service's own app (the merchant's PayPal account)."""
+    return sdk(
+        mounted(server).url, PAYPAL_SANDBOX_CLIENT_ID, paypal_sandbox_secret(server.settings)
+    )
+
+
+def approve(approval_url: str, buyer: str = "approves") -> httpx.Response:
+    """The buyer picks a test account on the approval page and presses its button."""
+    return httpx.post(approval_url, data={"buyer": buyer}, follow_redirects=False, timeout=30)
+
+
+def order_id(approval_url: str) -> str:
+    """The PayPal order an approval page shows."""
+    return parse_qs(urlsplit(approval_url).query)["token"][0]
+
+
+def drop_webhook(server: RunningServer) -> None:
+    """Delete the service's webhook at the sandbox: no event reaches the service any more."""
+    with service_http(server) as http:
+        gone = http.delete(f"/v1/notifications/webhooks/{PAYPAL_SANDBOX_WEBHOOK_ID}")
+        assert gone.status_code == 204, gone.text

@@ -29,7 +29,10 @@ class Token(Base):
     amount_total: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     customer_email: Mapped[str | None] = mapped_column(String(320))
-    stripe_session_id: Mapped[str | None] = mapped_column(String(255))
+    # The payment provider it is paid through (``Providers``): its sessions are opened there.
+    provider: Mapped[str] = mapped_column(String(16), server_default="stripe")
+    # The provider session opened last (the column keeps the name it had before PayPal).
+    session_id: Mapped[str | None] = mapped_column("stripe_session_id", String(255))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_count: Mapped[int] = mapped_column(Integer, default=0)
     failure_code: Mapped[str | None] = mapped_column(String(64))
@@ -65,6 +68,7 @@ class Payment(Base):
     amount_total: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     payment_intent: Mapped[str | None] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(16), server_default="stripe")
     # The merchant's linked account the session was opened on; None: the platform's.
     account_id: Mapped[str | None] = mapped_column(String(255))
     # Set when money arrived that could not be applied (mismatch, after expiry or cancel).

@@ -51,6 +51,8 @@ class TokenCreate(Input):
     kind: TokenKind = TokenKind.DYNAMIC
     customer_email: Email | None = None
     ttl_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    # The payment provider it is paid through ("stripe", "paypal"); unset: the service's default.
+    provider: str | None = Field(default=None, min_length=1, max_length=16)
 
     @model_validator(mode="before")
     @classmethod
@@ -94,6 +96,10 @@ class TokenOut(BaseModel):
     url: str
     qr_svg_url: str
     qr_png_url: str
+    # The provider it is paid through, and the provider session (checkout) opened last.
+    provider: str
+    session_id: str | None
+    # The first design's name for ``session_id``, set for a token paid through Stripe.
     stripe_session_id: str | None
     paid_at: datetime | None
     paid_count: int

@@ -36,13 +36,21 @@ from qrcheckout.lifecycle import advance
 from qrcheckout.listing import ListFilters, Query
 from qrcheckout.money import format_amount
 from qrcheckout.payments.events import (
+    CheckoutApproved,
     CheckoutEvent,
     CheckoutExpired,
     CheckoutFailed,
     CheckoutPaid,
     CheckoutProcessing,
 )
-from qrcheckout.payments.provider import LineItem, PaymentProvider, ProviderError, SessionRequest
+from qrcheckout.payments.provider import (
+    CheckoutSession,
+    LineItem,
+    PaymentProvider,
+    ProviderError,
+    SessionRequest,
+)
+from qrcheckout.payments.providers import Providers
 from qrcheckout.realtime.bus import Outbox
 from qrcheckout.unit import UnitOfWork
 
@@ -50,6 +58,11 @@ log = logging.getLogger(__name__)
 
 # Seconds kept between a session's requested expiry and the provider's earliest allowed one.
 EXPIRY_MARGIN = 10
+# An approved session still not completed this long after its approval is completed by the job
+# (the completion right after the approval failed, or the process stopped).
+COMPLETE_AFTER_SECONDS = 5
+# Applies a provider change as its webhook would (the container routes it to the intake).
+Settle = Callable[[CheckoutEvent], Awaitable[None]]
 CANCEL_PREFIX = "tcs_"
 
 
@@ -79,15 +92,17 @@ class CheckoutService:
         self,
         db: Database,
         units: UnitOfWork,
-        provider: PaymentProvider,
+        providers: Providers,
         settings: Settings,
         links: Links,
     ) -> None:
         self.db = db
         self.units = units
-        self.provider = provider
+        self.providers = providers
         self.settings = settings
         self.links = links
+        #: How a completed session's outcome is applied; set by whoever routes provider events.
+        self.settle: Settle | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -109,7 +124,9 @@ class CheckoutService:
             url=f"{base}/t/{token.id}",
             qr_svg_url=f"{base}/v1/tokens/{token.id}/qr.svg",
             qr_png_url=f"{base}/v1/tokens/{token.id}/qr.png",
-            stripe_session_id=token.stripe_session_id,
+            provider=token.provider,
+            session_id=token.session_id,
+            stripe_session_id=token.session_id if token.provider == "stripe" else None,
             paid_at=token.paid_at,
             paid_count=token.paid_count,
             failure_code=token.failure_code,
@@ -199,6 +216,7 @@ class CheckoutService:
                         cart,
                         ttl,
                         request.customer_email,
+                        provider=self.providers.chosen(request.provider).name,
                         cancel_digest=digest(cancel_secret),
                         token_id=token_id,
                         outbox=outbox,
@@ -217,6 +235,7 @@ class CheckoutService:
         ttl_seconds: int | None,
         customer_email: str | None,
         *,
+        provider: str,
         cancel_digest: str | None = None,
         token_id: str | None = None,
         outbox: Outbox | None = None,
@@ -237,6 +256,7 @@ class CheckoutService:
             amount_total=cart.amount,
             currency=cart.currency,
             customer_email=customer_email,
+            provider=provider,
             paid_count=0,
             items=[
                 TokenItem(
@@ -267,7 +287,7 @@ class CheckoutService:
             raise not_payable(token)
         if token.kind != TokenKind.STATIC:
             for payment in token.payments:
-                if payment.status in (TokenPaymentStatus.OPEN, TokenPaymentStatus.PROCESSING):
+                if payment.status in _UNDER_WAY:
                     return payment.url
             # A new key after a rejected payment; the same key for repeated or concurrent scans.
             key = f"qrcheckout-token-{token.id}-session-{len(token.payments)}"
@@ -276,9 +296,10 @@ class CheckoutService:
         payee = await self.links.payee_of(token.merchant_id)
         if before_new_session is not None:
             await before_new_session()
+        provider = self.providers[token.provider]
         try:
-            provider_session = await self.provider.create_checkout_session(
-                self._session_request(token, key, payee)
+            provider_session = await provider.create_checkout_session(
+                self._session_request(provider, token, key, payee)
             )
         except ProviderError as exc:
             log.warning("provider refused a session for token %s: %s", token.id, exc.message)
@@ -296,17 +317,19 @@ class CheckoutService:
                 await _ensure_payment(
                     session, token, provider_session.id, provider_session.url, payee.account
                 )
-                token.stripe_session_id = provider_session.id
+                token.session_id = provider_session.id
                 self.announce(outbox, token)
         if not live:
-            await self._expire_sessions([(provider_session.id, payee.account)])
+            await self._expire_sessions([(token.provider, provider_session.id, payee.account)])
             raise not_payable(token)
         return provider_session.url
 
-    def _session_request(self, token: Token, key: str, payee: Payee) -> SessionRequest:
+    def _session_request(
+        self, provider: PaymentProvider, token: Token, key: str, payee: Payee
+    ) -> SessionRequest:
         expires_at = None
         if token.end_at is not None:
-            earliest, latest = self.provider.session_expiry_window
+            earliest, latest = provider.session_expiry_window
             now = int(time.time())
             # The provider's floor can be later than a short token's end; the expiry job then
             # closes the session when the token ends.
@@ -381,7 +404,7 @@ class CheckoutService:
         return await self.expire(ids) if ids else 0
 
     async def expire(self, token_ids: list[str]) -> int:
-        open_sessions: list[tuple[str, str | None]] = []
+        open_sessions: list[OpenSession] = []
         expired = 0
         async with self.units() as (session, outbox):
             for token_id in token_ids:
@@ -395,12 +418,13 @@ class CheckoutService:
         await self._expire_sessions(open_sessions)
         return expired
 
-    async def _expire_sessions(self, sessions: list[tuple[str, str | None]]) -> None:
-        if not self.provider.supports_session_expiry:
-            return  # each session runs out by its own expiry; a late payment is refunded
-        for session_id, account in sessions:
+    async def _expire_sessions(self, sessions: list[OpenSession]) -> None:
+        for name, session_id, account in sessions:
+            provider = self.providers[name]
+            if not provider.supports_session_expiry:
+                continue  # it runs out by its own expiry; a late payment is refunded
             try:
-                await self.provider.expire_checkout_session(session_id, account)
+                await provider.expire_checkout_session(session_id, account)
             except ProviderError as exc:
                 # Already completed or expired at the provider: its webhook settles the payment.
                 log.info("could not expire session %s: %s", session_id, exc.message)
@@ -413,12 +437,15 @@ class CheckoutService:
         """Apply a hosted session's change to its token; whose it is, None when not ours (nor
         from the account its session was opened on)."""
         payment = await session.get(Payment, change.session_id)
-        if payment is not None and payment.account_id != change.account:
-            log.warning("session %s: an event from another account is ignored", payment.id)
+        if payment is not None and (payment.provider, payment.account_id) != (
+            change.provider,
+            change.account,
+        ):
+            log.warning("session %s: an event from another provider or account", payment.id)
             return None
         token_id = payment.token_id if payment is not None else change.reference
         token = await _find(session, token_id, lock=True) if token_id else None
-        if token is None:
+        if token is None or token.provider != change.provider:
             return None
         if payment is None:
             if await paid_on(session, token.merchant_id) != change.account:
@@ -429,6 +456,8 @@ class CheckoutService:
             )
         before = (token.status, token.paid_count, token.failure_code)
         match change:
+            case CheckoutApproved():
+                _move_payment(payment, TokenPaymentStatus.APPROVED)
             case CheckoutProcessing():
                 _move_payment(payment, TokenPaymentStatus.PROCESSING)
             case CheckoutPaid():
@@ -454,6 +483,99 @@ class CheckoutService:
         if (token.status, token.paid_count, token.failure_code) != before:
             self.announce(outbox, token)
         return token_owner(token)
+
+    # -- completing approved sessions (a provider that takes the money only when asked) --------
+
+    async def complete(self, approved: CheckoutApproved) -> None:
+        """Take the money the buyer approved, while the token can still be paid (after the
+        approval's event has committed)."""
+        await self._complete(approved.provider, approved.session_id)
+
+    async def returned(self, token_id: str) -> None:
+        """The buyer came back from the provider's page: complete what they approved there,
+        should its event not have come (or not yet)."""
+        async with self.db.sessions() as session:
+            token = await _find(session, token_id)
+            if token is None or token.status != TokenStatus.INPROGRESS:
+                return
+            if not self.providers[token.provider].needs_completion:
+                return
+            waiting = [p.id for p in token.payments if p.status in _COMPLETABLE]
+        for session_id in waiting:
+            await self._complete(token.provider, session_id)
+
+    async def complete_approved(self) -> int:
+        """Complete every approved session of a live token whose completion has not landed
+        (the provider was unreachable then, or the process stopped); returns how many."""
+        cutoff = utcnow() - timedelta(seconds=COMPLETE_AFTER_SECONDS)
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Payment.provider, Payment.id)
+                    .join(Token, Token.id == Payment.token_id)
+                    .where(
+                        Payment.status == TokenPaymentStatus.APPROVED.value,
+                        Payment.updated_at <= cutoff,
+                        Token.status == TokenStatus.INPROGRESS.value,
+                    )
+                    .limit(100)
+                )
+            ).all()
+        for provider, session_id in rows:
+            await self._complete(provider, session_id)
+        return len(rows)
+
+    async def _complete(self, provider_name: str, session_id: str) -> None:
+        try:
+            await self.take(provider_name, session_id)
+        except ProviderError as exc:
+            log.warning("completing session %s failed: %s", session_id, exc.message)
+
+    async def take(self, provider_name: str, session_id: str) -> CheckoutSession | None:
+        """Complete a session of ``provider_name``'s for its live token and apply what it
+        took; None when there is no such session of a live token (ended before the money was
+        taken: the buyer's approval lapses at the provider). Raises ``ProviderError``."""
+        async with self.db.sessions() as session:
+            payment = await session.get(Payment, session_id)
+            if payment is None or payment.provider != provider_name:
+                return None
+            token = await _find(session, payment.token_id)
+        if (
+            token is None
+            or payment.status not in _COMPLETABLE
+            or token.status != TokenStatus.INPROGRESS
+        ):
+            return None
+        result = await self.providers[provider_name].complete_checkout_session(
+            session_id, f"qrcheckout-complete-{session_id}", payment.account_id
+        )
+        if self.settle is not None and result.payment_status == "paid":
+            await self.settle(_paid(result, token.id, provider_name, payment.account_id))
+        return result
+
+
+def _paid(
+    result: CheckoutSession, token_id: str, provider: str, account: str | None
+) -> CheckoutPaid:
+    return CheckoutPaid(
+        provider=provider,
+        account=account,
+        session_id=result.id,
+        reference=token_id,
+        payment_id=result.payment_intent,
+        url=result.url,
+        amount=result.amount_total,
+        currency=result.currency or "",
+    )
+
+
+# A provider session that may still take the buyer's money, and one waiting to be completed.
+_UNDER_WAY = frozenset(
+    {TokenPaymentStatus.OPEN, TokenPaymentStatus.APPROVED, TokenPaymentStatus.PROCESSING}
+)
+_COMPLETABLE = frozenset({TokenPaymentStatus.OPEN, TokenPaymentStatus.APPROVED})
+# (provider, session id, linked account) of a session to close.
+OpenSession = tuple[str, str, str | None]
 
 
 def token_owner(token: Token) -> Owner:
@@ -512,8 +634,8 @@ def _is_due(token: Token, now: datetime) -> bool:
     )
 
 
-def _open_sessions(token: Token) -> list[tuple[str, str | None]]:
-    return [(p.id, p.account_id) for p in token.payments if p.status == TokenPaymentStatus.OPEN]
+def _open_sessions(token: Token) -> list[OpenSession]:
+    return [(p.provider, p.id, p.account_id) for p in token.payments if p.status in _COMPLETABLE]
 
 
 async def _ensure_payment(
@@ -528,6 +650,7 @@ async def _ensure_payment(
             url=url,
             amount_total=token.amount_total,
             currency=token.currency,
+            provider=token.provider,
             account_id=account,
             created_at=utcnow(),
         )

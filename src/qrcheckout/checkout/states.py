@@ -38,6 +38,7 @@ class TokenPaymentStatus(StrEnum):
     """One provider checkout session started from a token."""
 
     OPEN = "open"
+    APPROVED = "approved"  # the buyer approved; the money is taken once the service completes it
     PROCESSING = "processing"  # completed, payment_status "unpaid": an async method is settling
     PAID = "paid"
     FAILED = "failed"
@@ -47,6 +48,16 @@ class TokenPaymentStatus(StrEnum):
 
 TOKEN_PAYMENT_TRANSITIONS: dict[TokenPaymentStatus, frozenset[TokenPaymentStatus]] = {
     TokenPaymentStatus.OPEN: frozenset(
+        {
+            TokenPaymentStatus.APPROVED,
+            TokenPaymentStatus.PROCESSING,
+            TokenPaymentStatus.PAID,
+            TokenPaymentStatus.FAILED,
+            TokenPaymentStatus.EXPIRED,
+            TokenPaymentStatus.REJECTED,
+        }
+    ),
+    TokenPaymentStatus.APPROVED: frozenset(
         {
             TokenPaymentStatus.PROCESSING,
             TokenPaymentStatus.PAID,

@@ -98,8 +98,10 @@ TOKEN = Table(
         _c("endAt", "timestamptz", "end_at", "end_at", nullable=True),
         _c("status", "String", "status", "status"),
         _c("userId", "String", "user_id", "user_id", nullable=True),
-        _c("stripeSessionId", "String", "stripe_session_id", "stripe_session_id", nullable=True),
+        _c("stripeSessionId", "String", "stripe_session_id", "session_id", nullable=True),
         # What the product adds.
+        _c("provider", "String", "provider", "provider"),
+        _c("sessionId", "String", "session_id", "session_id", nullable=True),
         _c("merchantId", "String", "merchant", "merchant_id"),
         _c("kind", "String", "kind", "kind"),
         _c("amountTotal", "Int", "amount_total", "amount_total"),

@@ -70,10 +70,21 @@ Sessions = Annotated[HostedSessions, Depends(_part(lambda c: c.sessions))]
 Orders = Annotated[OrderService, Depends(_part(lambda c: c.orders))]
 Payments = Annotated[OrderPayments, Depends(_part(lambda c: c.order_payments))]
 NotifierDep = Annotated[Notifier, Depends(_part(lambda c: c.notifier))]
-Webhooks = Annotated[WebhookIntake, Depends(_part(lambda c: c.webhooks))]
+
 BusDep = Annotated[Bus, Depends(_part(lambda c: c.bus))]
 MerchantsDep = Annotated[Merchants, Depends(_part(lambda c: c.merchants))]
 LinksDep = Annotated[Links, Depends(_part(lambda c: c.links))]
+
+
+async def _intake(provider: str, c: Services) -> WebhookIntake:
+    """The webhook intake of the provider a path names (``/v1/webhooks/{provider}``)."""
+    intake = c.webhooks.get(provider)
+    if intake is None:
+        raise NotFound("provider_not_found", f"No payment provider {provider!r} is set up here.")
+    return intake
+
+
+Webhooks = Annotated[WebhookIntake, Depends(_intake)]
 
 
 # -- callers -----------------------------------------------------------------------------------

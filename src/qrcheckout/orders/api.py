@@ -82,11 +82,15 @@ async def cancel_order(
 async def charge_order(
     order_id: str, request: Request, orders: Orders, payments: Payments
 ) -> JSONResponse:
-    """JSON:API in and out: ``{"data": {"type": "charge", "attributes": {"stripe": "tok_"}}}``."""
+    """JSON:API in and out: ``{"data": {"type": "charge", "attributes": {"stripe": "tok_"}}}``
+    charges a card token; ``{"paypal_payer_id": "...", "paypal_payment_id": "..."}`` (with
+    ``"stripe": null``) takes the PayPal payment the buyer approved on the order's payment page
+    (its id is the order's ``token_id``'s ``session_id``)."""
     try:
         await signed_in(request)  # refused in JSON:API's envelope too
         access = Access(await principal(request))
-        order = await payments.charge(access, order_id, _card_token(await request.body()))
+        provider, source = _charge_source(await request.body())
+        order = await payments.charge(access, order_id, source, provider)
     except Exception as exc:
         refused = refusal(exc)
         if refused is None:
@@ -105,7 +109,9 @@ async def charge_order(
     )
 
 
-def _card_token(body: bytes) -> str | None:
+def _charge_source(body: bytes) -> tuple[str | None, str | None]:
+    """The provider a charge names (None: the order's own) and what pays: a card token, or the
+    id of the PayPal payment the buyer approved."""
     try:
         document: Any = parse_json(body) if body.strip() else {}
     except ValueError as exc:  # not JSON, not UTF-8, or nested too deep
@@ -114,14 +120,30 @@ def _card_token(body: bytes) -> str | None:
     if isinstance(data, dict) and data.get("type") not in (None, "charge", "charges"):
         raise Invalid("invalid_type", "data.type must be 'charge'.", field="data.type")
     attributes = data.get("attributes") if isinstance(data, dict) else None
-    token = attributes.get("stripe") if isinstance(attributes, dict) else None
-    if token is not None and (not isinstance(token, str) or has_control_characters(token)):
+    attributes = attributes if isinstance(attributes, dict) else {}
+    token = _text(attributes, "stripe", "token_missing", "a card token string")
+    payment = _text(attributes, "paypal_payment_id", "payment_missing", "a PayPal payment id")
+    _text(attributes, "paypal_payer_id", "payer_invalid", "a PayPal payer id")
+    if token and payment:
         raise Invalid(
-            "token_missing",
-            "data.attributes.stripe must be a card token string.",
-            field="data.attributes.stripe",
+            "ambiguous_charge",
+            "Send a card token (stripe) or a PayPal payment (paypal_payment_id), not both.",
+            field="data.attributes",
         )
-    return token.strip() if token else None
+    if payment:
+        return "paypal", payment
+    return ("stripe", token) if token else (None, None)
+
+
+def _text(attributes: dict[str, Any], name: str, code: str, what: str) -> str | None:
+    value = attributes.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or has_control_characters(value) or len(value) > 255:
+        raise Invalid(
+            code, f"data.attributes.{name} must be {what}.", field=f"data.attributes.{name}"
+        )
+    return value.strip() or None
 
 
 @router.post("/v1/orders/{order_id}/refunds", status_code=201)

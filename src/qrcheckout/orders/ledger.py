@@ -61,14 +61,21 @@ class Ledger:
             return None
         # The token's session, accepted from the account it was opened on (tokens go first).
         opened = await session.get(Payment, paid.session_id)
-        if opened is None or opened.account_id != paid.account:
+        if opened is None or (opened.provider, opened.account_id) != (paid.provider, paid.account):
             return None
         order = await find_order(session, Order.token_id == paid.reference)
         if order is None:
             return None
         payment_id = paid.payment_id or paid.session_id
         await self.record_payment(
-            session, outbox, order, payment_id, None, paid.amount, paid.currency, paid.account
+            session,
+            outbox,
+            order,
+            payment_id,
+            None,
+            paid.amount,
+            paid.currency,
+            (paid.provider, paid.account),
         )
         return order_owner(order)
 
@@ -77,7 +84,7 @@ class Ledger:
     ) -> Owner | None:
         known = await session.get(OrderPayment, charge.payment_id)
         if known is not None:
-            if known.account_id != charge.account:
+            if (known.provider, known.account_id) != (charge.provider, charge.account):
                 return None
             known.charge_id = known.charge_id or charge.charge_id
             paid_for = await session.get(Order, known.order_id)
@@ -98,14 +105,14 @@ class Ledger:
             charge.charge_id,
             charge.amount,
             charge.currency,
-            charge.account,
+            (charge.provider, charge.account),
         )
         return order_owner(order)
 
     async def on_refund_changed(
         self, session: AsyncSession, outbox: Outbox, change: RefundChanged
     ) -> Owner | None:
-        found = await self._payment_of(session, change.payment_id, change.charge_id, change.account)
+        found = await self._payment_of(session, change)
         if found is None:
             return None
         order, payment = found
@@ -116,7 +123,7 @@ class Ledger:
     async def on_charge_refunded(
         self, session: AsyncSession, outbox: Outbox, change: ChargeRefunded
     ) -> Owner | None:
-        found = await self._payment_of(session, change.payment_id, change.charge_id, change.account)
+        found = await self._payment_of(session, change)
         if found is None:
             return None
         order, payment = found
@@ -130,9 +137,11 @@ class Ledger:
         return order_owner(order)
 
     async def _payment_of(
-        self, session: AsyncSession, intent: str | None, charge: str | None, account: str | None
+        self, session: AsyncSession, change: RefundChanged | ChargeRefunded
     ) -> tuple[Order, OrderPayment] | None:
-        """The order payment a refund names, if it was taken on ``account``."""
+        """The order payment a refund names, if it was taken through the provider and on the
+        account the refund came from."""
+        intent, charge = change.payment_id, change.charge_id
         payment = None
         if intent is not None:
             payment = await session.get(OrderPayment, intent)
@@ -140,7 +149,10 @@ class Ledger:
             payment = await session.get(OrderPayment, charge) or await session.scalar(
                 select(OrderPayment).where(OrderPayment.charge_id == charge)
             )
-        if payment is None or payment.account_id != account:
+        if payment is None or (payment.provider, payment.account_id) != (
+            change.provider,
+            change.account,
+        ):
             return None
         order = await load_order(session, payment.order_id, lock=True)
         current = next(p for p in order.payments if p.id == payment.id)
@@ -159,10 +171,12 @@ class Ledger:
         charge_id: str | None,
         amount: int,
         currency: str,
-        account: str | None,
+        taken_on: tuple[str, str | None],
     ) -> OrderPayment:
-        """Apply a payment (taken on ``account``) to a pending order, locked by the caller,
-        once; money it cannot take is kept to refund."""
+        """Apply a payment (taken on ``taken_on``: a provider, and the merchant's linked account
+        there or None) to a pending order, locked by the caller, once; money it cannot take is
+        kept to refund."""
+        provider, account = taken_on
         for payment in order.payments:
             if payment.id == payment_id:
                 payment.charge_id = payment.charge_id or charge_id
@@ -176,6 +190,7 @@ class Ledger:
             id=payment_id,
             order_id=order.id,
             charge_id=charge_id,
+            provider=provider,
             account_id=account,
             status=(
                 OrderPaymentStatus.REFUND_PENDING if problem else OrderPaymentStatus.SUCCEEDED

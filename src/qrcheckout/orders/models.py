@@ -58,7 +58,8 @@ class OrderItem(SoldLine, Base):
 
 
 class OrderPayment(Base):
-    """Money taken for an order, keyed by the provider's PaymentIntent or Charge id."""
+    """Money taken for an order, keyed by the provider's payment id (a Stripe PaymentIntent or
+    Charge, a PayPal capture)."""
 
     __tablename__ = "order_payments"
 
@@ -66,7 +67,9 @@ class OrderPayment(Base):
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     # The charge behind it when known: refund events name the charge.
     charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    # The merchant's linked account the money was taken on; None: the platform's.
+    # The provider that took it (refunds go there), and the merchant's linked account it was
+    # taken on there; None: the platform's.
+    provider: Mapped[str] = mapped_column(String(16), server_default="stripe")
     account_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(24), index=True)
     applied: Mapped[bool] = mapped_column(default=False)

@@ -36,12 +36,12 @@ from qrcheckout.orders.states import (
 from qrcheckout.payments.provider import (
     Charge,
     ChargeRequest,
-    PaymentProvider,
     ProviderError,
     ProviderErrorKind,
     ProviderProblem,
     RefundRequest,
 )
+from qrcheckout.payments.providers import Providers
 from qrcheckout.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -49,19 +49,63 @@ log = logging.getLogger(__name__)
 
 class OrderPayments:
     def __init__(
-        self, db: Database, units: UnitOfWork, provider: PaymentProvider, orders: OrderService
+        self, db: Database, units: UnitOfWork, providers: Providers, orders: OrderService
     ) -> None:
         self.db = db
         self.units = units
-        self.provider = provider
+        self.providers = providers
         self.orders = orders
         self.ledger = orders.ledger
         self.links = orders.tokens.links
 
-    # -- charging a card token ---------------------------------------------------------------
+    # -- charging ----------------------------------------------------------------------------
 
-    async def charge(self, access: Access, order_id: str, source: str | None) -> Order:
-        """Charge a card token for the signed-in buyer's own order."""
+    async def charge(
+        self, access: Access, order_id: str, source: str | None, provider: str | None = None
+    ) -> Order:
+        """Pay the signed-in buyer's own order through ``provider`` (None: the order's own):
+        charge a card token, or complete the session the buyer approved (``source`` its id)
+        with a provider that takes the money only when asked."""
+        async with self.db.sessions() as session:
+            order = await load_order(session, order_id)
+            access.check(Resource.ORDER, Action.CHARGE, order)
+            _check_payable(order)
+        name = provider or order.payment_mode
+        if name != order.payment_mode:
+            raise Conflict(
+                "wrong_provider",
+                f"This order is paid with {order.payment_mode}, not {name}.",
+                field="data.attributes",
+            )
+        if self.providers.chosen(name).needs_completion:
+            return await self._complete(order, name, source)
+        return await self._charge_card(access, order_id, source, name)
+
+    async def _complete(self, order: Order, provider: str, session_id: str | None) -> Order:
+        token = order.token
+        opened = {p.id for p in token.payments} if token is not None else set()
+        if not session_id or session_id not in opened or token is None:
+            raise NotFound(
+                "payment_not_found",
+                "Name the payment the buyer approved for this order (its payment_url's).",
+                field="data.attributes",
+            )
+        try:
+            result = await self.orders.tokens.take(provider, session_id)
+        except ProviderError as exc:
+            raise _provider_refusal(exc) from exc
+        if result is None:
+            raise Conflict("payment_not_open", "This order's payment can no longer be taken.")
+        if result.payment_status != "paid":
+            raise PaymentDeclined(
+                "payment_not_taken",
+                "The buyer's payment could not be taken; ask them to pay again.",
+            )
+        return await self._applied(order.id)
+
+    async def _charge_card(
+        self, access: Access, order_id: str, source: str | None, provider: str
+    ) -> Order:
         async with self.units() as (session, _):
             order = await load_order(session, order_id, lock=True)
             access.check(Resource.ORDER, Action.CHARGE, order)
@@ -87,7 +131,7 @@ class OrderPayments:
                 application_fee=payee.fee(order.amount),
             )
         try:
-            charge = await self.provider.charge(request)
+            charge = await self.providers[provider].charge(request)
         except ProviderError as exc:
             if exc.kind == ProviderErrorKind.CONFLICT:
                 raise Conflict(
@@ -115,14 +159,18 @@ class OrderPayments:
                 charge_id=charge.id,
                 amount=charge.amount,
                 currency=charge.currency,
-                account=payee.account,
+                taken_on=(provider, payee.account),
             )
         if not payment.applied:
-            raise Conflict(
-                f"order_{order.status}" if order.status in _ENDED_CODES else "order_paid",
-                f"The order was {order.status} when the payment landed; it will be refunded.",
-            )
+            raise _not_applied(order)
         return await self.orders.get(order_id)
+
+    async def _applied(self, order_id: str) -> Order:
+        """The order a payment was just applied to, or why it was not."""
+        order = await self.orders.get(order_id)
+        if order.status not in PAID:
+            raise _not_applied(order)
+        return order
 
     async def charge_token(
         self, access: Access, token: str, amount: int, currency: str | None, key: str | None
@@ -151,7 +199,7 @@ class OrderPayments:
             application_fee=payee.fee(amount),
         )
         try:
-            return await self.provider.charge(request)
+            return await self.providers.default.charge(request)
         except ProviderError as exc:
             raise _provider_refusal(exc) from exc
 
@@ -178,7 +226,7 @@ class OrderPayments:
                 idempotency_key or str(len(order.refunds))
             )
         try:
-            result = await self.provider.refund(
+            result = await self.providers[payment.provider].refund(
                 RefundRequest(
                     payment=payment.id,
                     idempotency_key=key,
@@ -216,7 +264,7 @@ class OrderPayments:
         for payment in pending:
             left = payment.amount - payment.amount_refunded
             try:
-                result = await self.provider.refund(
+                result = await self.providers[payment.provider].refund(
                     RefundRequest(
                         payment=payment.id,
                         idempotency_key=f"qrcheckout-payment-{payment.id}-refund",
@@ -251,6 +299,13 @@ class OrderPayments:
 
 
 _ENDED_CODES = frozenset({OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value})
+
+
+def _not_applied(order: Order) -> Conflict:
+    return Conflict(
+        f"order_{order.status}" if order.status in _ENDED_CODES else "order_paid",
+        f"The order was {order.status} when the payment landed; it will be refunded.",
+    )
 
 
 def _check_payable(order: Order) -> None:

@@ -172,13 +172,17 @@ class OrderService:
                     f"This order costs {cart.amount} {cart.currency}; only a zero-priced order "
                     "can be free.",
                 )
+            # Paid through the provider it names (refused when that one is not set up).
+            mode = PaymentMode.FREE if free else request.payment_mode
+            if not free:
+                self.tokens.providers.chosen(mode.value, field="payment_mode")
             now = utcnow()
             ttl = self.settings.order_ttl_seconds
             order = Order(
                 id="ord_" + secrets.token_hex(12),
                 merchant_id=merchant_id,
                 status=OrderStatus.PENDING.value,
-                payment_mode=(PaymentMode.FREE if free else PaymentMode.STRIPE).value,
+                payment_mode=mode.value,
                 owner=owner,
                 customer_email=email,
                 amount=cart.amount,
@@ -206,6 +210,7 @@ class OrderService:
                     cart,
                     ttl,
                     email,
+                    provider=mode.value,
                     cancel_digest=digest(cancel_secret),
                     outbox=outbox,
                 )

@@ -35,7 +35,10 @@ SELLS_SEATS = REFUNDABLE
 
 
 class PaymentMode(StrEnum):
+    """How an order is paid: through a provider (its name), or not at all."""
+
     STRIPE = "stripe"
+    PAYPAL = "paypal"
     FREE = "free"
 
 

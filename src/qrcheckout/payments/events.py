@@ -25,9 +25,11 @@ MAX_EVENT_AMOUNT = 2**31 - 1
 
 @dataclass(frozen=True, kw_only=True)
 class Change:
-    """What every change carries: the merchant's linked account it happened on (None: the
-    platform's own), so it touches only rows paid on that account."""
+    """What every change carries: the provider it came from (set by the intake that verified
+    it) and the merchant's linked account there it happened on (None: the platform's own), so
+    it touches only rows paid through that provider on that account."""
 
+    provider: str = ""
     account: str | None = None
 
 

@@ -168,6 +168,8 @@ class PayPalProvider:
     #: and money that lands for it anyway is refunded.
     supports_session_expiry = False
     session_expiry_window = (0, ORDER_HOURS * 60 * 60)
+    #: The buyer approves an order; the money is taken when the service captures it.
+    needs_completion = True
 
     def __init__(
         self,

@@ -205,6 +205,9 @@ class PaymentProvider(Protocol):
     supports_session_expiry: bool
     #: Earliest and latest ``expires_at`` the provider accepts, in seconds from now.
     session_expiry_window: tuple[int, int]
+    #: The buyer's approval takes no money until the service completes the session
+    #: (``complete_checkout_session``: PayPal's capture); without it, paying completes it.
+    needs_completion: bool
 
     async def create_checkout_session(self, request: SessionRequest) -> CheckoutSession:
         """Open a hosted checkout; the same ``idempotency_key`` returns the same session."""

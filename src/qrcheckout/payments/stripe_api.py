@@ -53,6 +53,7 @@ class StripeProvider:
     name = "stripe"
     supports_session_expiry = True
     session_expiry_window = SESSION_EXPIRY_WINDOW
+    needs_completion = False
 
     def __init__(
         self,

@@ -1,5 +1,5 @@
-"""``/v1/realtime/stripe``: every Stripe event the service accepted, over WebSocket, filtered
-by a selector (``?selector=id = 'ch_...'``)."""
+"""``/v1/realtime/{provider}``: every event of a provider's (``stripe``, ``paypal``) the service
+accepted, over WebSocket, filtered by a selector (``?selector=id = 'ch_...'``)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ RECHECK_SECONDS = 5.0
 OWNERSHIP = ("merchant_id", "user_id")
 
 
-@router.websocket("/v1/realtime/stripe")
-async def stripe_channel(
+@router.websocket("/v1/realtime/{provider}")
+async def provider_channel(
     websocket: WebSocket, bus: BusDep, intake: Webhooks, selector_text: str = ""
 ) -> None:
     """A merchant's key sees its own events; a buyer's JWT the events of its own checkouts;

@@ -151,6 +151,9 @@ async def scan(token_id: str, request: Request, tokens: Tokens) -> Response:
 
 @router.get("/t/{token_id}/done", response_class=HTMLResponse)
 async def done(token_id: str, request: Request, tokens: Tokens) -> Response:
+    # Back from a provider that takes the money only when asked: it is taken now, should the
+    # approval's event not have done it yet.
+    await tokens.returned(token_id)
     await _brand_of_token(request, tokens, token_id)
     return _notice(
         request,

@@ -1,4 +1,4 @@
-"""Every provider event, stored raw under its unique id before it is processed."""
+"""Every provider event, stored raw under its provider and unique id before it is processed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from qrcheckout.db import Base, UTCDateTime, utcnow
 
 
-class StripeEvent(Base):
-    __tablename__ = "stripe_events"
+class StoredEvent(Base):
+    __tablename__ = "provider_events"
 
+    # An event id is unique at its provider only.
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(128), index=True)
     # Whose it is, once processing found its token or order: who may see it on the channel.

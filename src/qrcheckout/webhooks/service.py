@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from qrcheckout.payments.events import Mention, WebhookEvent
 from qrcheckout.payments.provider import PaymentProvider, ProviderError, WebhookRejected
 from qrcheckout.realtime.bus import Outbox
 from qrcheckout.unit import UnitOfWork
-from qrcheckout.webhooks.models import StripeEvent
+from qrcheckout.webhooks.models import StoredEvent
 from qrcheckout.webhooks.states import EventStatus
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Receipt:
 E = TypeVar("E")
 # A handler applies a change and says whose row it touched (None: not one of ours).
 Handler = Callable[[AsyncSession, Outbox, Any], Awaitable[Owner | None]]
+# A follow-up acts on a change once the event's transaction has committed (a provider call).
+FollowUp = Callable[[Any], Awaitable[object]]
 
 # A stored event still unsettled this long after it arrived was cut off by a stop or a crash.
 REPLAY_AFTER_SECONDS = 5
@@ -55,6 +58,7 @@ class WebhookIntake:
         #: Every stored event is published here: ``{"id", "type", "created", "payload"}``.
         self.channel = provider.name
         self.handlers: dict[type[Any], list[Handler]] = {}
+        self.follow_ups: dict[type[Any], list[FollowUp]] = {}
         #: Whose an event is that no handler applied (``payment_intent.created``, ...).
         self.owner_of: Callable[[AsyncSession, Mention], Awaitable[Owner | None]] | None = None
 
@@ -66,6 +70,11 @@ class WebhookIntake:
         """Run ``handler`` for each ``change`` of this type, after those registered before."""
         self.handlers.setdefault(change, []).append(handler)
 
+    def then(self, change: type[E], follow_up: Callable[[E], Awaitable[object]]) -> None:
+        """Run ``follow_up`` for each ``change`` of this type once the event that reported it is
+        settled and committed; a failure is logged (a follow-up has its own retry)."""
+        self.follow_ups.setdefault(change, []).append(follow_up)
+
     async def receive(self, payload: bytes, headers: Mapping[str, str]) -> Receipt:
         try:
             event = await self.provider.verify_webhook(payload, headers)
@@ -76,6 +85,14 @@ class WebhookIntake:
         await self._store(event, payload)
         return await self._process(event)
 
+    async def apply(self, change: Any) -> None:
+        """Apply one change this provider reported another way than by webhook (the answer to
+        a call), through the same handlers, in one transaction."""
+        change = dataclasses.replace(change, provider=self.provider.name)
+        async with self.units() as (session, outbox):
+            for handler in self.handlers.get(type(change), ()):
+                await handler(session, outbox, change)
+
     async def replay_stored(self) -> int:
         """Process verified events stored but never settled: the process stopped between
         storing and committing. Returns how many were replayed."""
@@ -83,12 +100,13 @@ class WebhookIntake:
         async with self.db.sessions() as session:
             rows = (
                 await session.execute(
-                    select(StripeEvent.id, StripeEvent.payload)
+                    select(StoredEvent.id, StoredEvent.payload)
                     .where(
-                        StripeEvent.status == EventStatus.RECEIVED.value,
-                        StripeEvent.received_at <= cutoff,
+                        StoredEvent.provider == self.channel,
+                        StoredEvent.status == EventStatus.RECEIVED.value,
+                        StoredEvent.received_at <= cutoff,
                     )
-                    .order_by(StripeEvent.received_at)
+                    .order_by(StoredEvent.received_at)
                     .limit(REPLAY_BATCH)
                 )
             ).all()
@@ -102,8 +120,9 @@ class WebhookIntake:
     async def _store(self, event: WebhookEvent, payload: bytes) -> None:
         insert = pg_insert if self.db.is_postgres else sqlite_insert
         statement = (
-            insert(StripeEvent)
+            insert(StoredEvent)
             .values(
+                provider=self.channel,
                 id=event.id,
                 type=event.type,
                 created=event.created,
@@ -112,7 +131,7 @@ class WebhookIntake:
                 received_at=utcnow(),
                 attempts=0,
             )
-            .on_conflict_do_nothing(index_elements=["id"])
+            .on_conflict_do_nothing(index_elements=["provider", "id"])
         )
         async with self.db.transaction() as session:
             await session.execute(statement)
@@ -124,29 +143,29 @@ class WebhookIntake:
                 # Claiming the row serialises concurrent deliveries: one processes, the rest
                 # find it settled. A crash rolls the claim back, so a redelivery processes it.
                 claimed = await session.execute(
-                    update(StripeEvent)
+                    update(StoredEvent)
                     .where(
-                        StripeEvent.id == event_id,
-                        StripeEvent.status.in_(
+                        self._stored(event_id),
+                        StoredEvent.status.in_(
                             [EventStatus.RECEIVED.value, EventStatus.FAILED.value]
                         ),
                     )
-                    .values(attempts=StripeEvent.attempts + 1)
+                    .values(attempts=StoredEvent.attempts + 1)
                 )
                 if claimed.rowcount == 0:  # type: ignore[attr-defined]
-                    stored = await session.get(StripeEvent, event_id)
+                    stored = await session.get(StoredEvent, (self.channel, event_id))
                     status = EventStatus(stored.status) if stored else EventStatus.PROCESSED
                     return Receipt(event_id, status, duplicate=True)
                 try:
-                    changes = self.provider.changes(event)
+                    changes = self._changes(event)
                 except WebhookRejected as exc:
                     # Signed and stored, but its object is not in the provider's shape: no
                     # retry of the same event can read it, so it is settled as failed, with
                     # the reason, and answered 2xx (a redelivery reads it again).
                     log.error("webhook %s (%s) cannot be read: %s", event_id, event.type, exc)
                     await session.execute(
-                        update(StripeEvent)
-                        .where(StripeEvent.id == event_id)
+                        update(StoredEvent)
+                        .where(self._stored(event_id))
                         .values(
                             status=EventStatus.FAILED.value,
                             processed_at=utcnow(),
@@ -162,8 +181,8 @@ class WebhookIntake:
                 if owner is None and self.owner_of is not None:
                     owner = await self.owner_of(session, self.provider.mentions(event))
                 await session.execute(
-                    update(StripeEvent)
-                    .where(StripeEvent.id == event_id)
+                    update(StoredEvent)
+                    .where(self._stored(event_id))
                     .values(
                         status=status.value,
                         processed_at=utcnow(),
@@ -192,16 +211,31 @@ class WebhookIntake:
             raise RetryLater(
                 "webhook_processing_failed", "The event could not be processed; retry later."
             ) from exc
+        for change in changes:
+            for follow_up in self.follow_ups.get(type(change), ()):
+                try:
+                    await follow_up(change)
+                except Exception:
+                    log.exception("after webhook %s (%s): %s failed", event_id, event.type, change)
         return Receipt(event_id, status, duplicate=False)
+
+    def _stored(self, event_id: str) -> Any:
+        return (StoredEvent.provider == self.channel) & (StoredEvent.id == event_id)
+
+    def _changes(self, event: WebhookEvent) -> list[Any]:
+        """The event's changes, each stamped with the provider it came from: a handler touches
+        only rows of that provider's."""
+        name = self.provider.name
+        return [dataclasses.replace(c, provider=name) for c in self.provider.changes(event)]
 
     async def _record_failure(self, event_id: str, error: str) -> None:
         async with self.db.transaction() as session:
             await session.execute(
-                update(StripeEvent)
-                .where(StripeEvent.id == event_id)
+                update(StoredEvent)
+                .where(self._stored(event_id))
                 .values(
                     status=EventStatus.FAILED.value,
                     error=error[:2000],
-                    attempts=StripeEvent.attempts + 1,
+                    attempts=StoredEvent.attempts + 1,
                 )
             )

@@ -49,7 +49,7 @@ def test_the_comparison_sees_a_schema_that_is_behind(tmp_path: Path) -> None:
     # Stopped one migration short, the orders tables are missing: the check above can fail.
     differences = asyncio.run(_migrate_and_compare(_url(tmp_path), "0001"))
     added = {d[1].name for d in differences if d[0] == "add_table"}
-    assert {"orders", "order_payments", "order_refunds", "stripe_events"} <= added
+    assert {"orders", "order_payments", "order_refunds", "provider_events"} <= added
 
 
 def test_migrating_again_changes_nothing(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_events_received_before_orders_existed_are_kept(tmp_path: Path) -> None:
             await migrations.upgrade(db)
             async with db.engine.connect() as connection:
                 rows = await connection.execute(
-                    text("SELECT id, type, status, created, attempts FROM stripe_events")
+                    text("SELECT id, type, status, created, attempts FROM provider_events")
                 )
                 return [tuple(row) for row in rows]
         finally:

@@ -35,7 +35,7 @@ from qrcheckout.payments.events import (
 )
 from qrcheckout.payments.provider import RefundStatus, WebhookRejected
 from qrcheckout.payments.stripe_api import WEBHOOK_TOLERANCE_SECONDS, StripeProvider
-from qrcheckout.webhooks.models import StripeEvent
+from qrcheckout.webhooks.models import StoredEvent
 
 SECRET = "whsec_x"
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "stripe" / "fixtures3.json"
@@ -377,7 +377,7 @@ def test_an_event_id_longer_than_can_be_stored_is_rejected(provider: StripeProvi
 
 
 def test_the_longest_id_and_type_read_are_the_longest_stored() -> None:
-    columns = StripeEvent.__table__.c
+    columns = StoredEvent.__table__.c
     assert (columns.id.type.length, columns.type.type.length) == (MAX_EVENT_ID, MAX_EVENT_TYPE)
 
 

@@ -1,0 +1,228 @@
+"""Paying with PayPal through the service, where PayPal differs from Stripe: the buyer approves
+and the service captures; events are verified by PayPal; the ticketing charge endpoint's PayPal
+path; a declined capture; money that lands after an order ended."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from qrcheckout.webhooks.models import StoredEvent
+from tests.conftest import ServerFactory
+from tests.support.auth import buyer
+from tests.support.flows import create_token, pay_page, token, wait_status
+from tests.support.orders import (
+    charge,
+    create_order,
+    entitlements,
+    error,
+    get_order,
+    start,
+    wait_order,
+    wait_order_status,
+)
+from tests.support.paypal import approve, drop_webhook, order_id, service_http, service_sdk
+from tests.support.server import RunningServer, wait_until
+
+
+def _stored(server: RunningServer) -> list[StoredEvent]:
+    async def read() -> list[StoredEvent]:
+        async with server.db.sessions() as session:
+            return list(await session.scalars(select(StoredEvent)))
+
+    return server.call(read)
+
+
+def _events(server: RunningServer, event_type: str) -> list[dict[str, Any]]:
+    """The sandbox's events of a type for the service's app, as PayPal lists them."""
+    with service_http(server) as http:
+        listed = http.get("/v1/notifications/webhooks-events", params={"event_type": event_type})
+    assert listed.status_code == 200, listed.text
+    found: list[dict[str, Any]] = listed.json()["events"]
+    return found
+
+
+def _delivered(server: RunningServer, event_id: str) -> int:
+    """How many deliveries of an event the service answered 2xx."""
+    sender = server.app.state.paypal_sandbox.sender
+    return sum(1 for a in list(sender.log) if a.event_id == event_id and a.succeeded)
+
+
+def test_a_denied_capture_fails_the_token_and_takes_nothing(server: RunningServer) -> None:
+    made = create_token(server, provider="paypal")
+    url = pay_page(server, made["id"])
+    back = approve(url, "funding-fails")
+    assert back.status_code == 303
+    failed = wait_status(server, made["id"], "failed")
+    assert failed["failure_code"] == "payment_failed"
+    assert failed["paid_count"] == 0
+    assert _events(server, "PAYMENT.CAPTURE.DENIED")
+
+
+def test_a_buyer_who_cancels_at_paypal_returns_to_the_shop_and_the_token_waits(
+    server: RunningServer,
+) -> None:
+    made = create_token(server, provider="paypal")
+    url = pay_page(server, made["id"])
+    back = approve(url, "cancels")
+    assert back.status_code == 303
+    assert back.headers["location"].startswith(f"{server.url}/t/{made['id']}/back")
+    assert httpx.get(back.headers["location"], timeout=30).status_code == 200
+    assert token(server, made["id"])["status"] == "inprogress"
+    # Scanned again, the same PayPal order opens: it can still be approved.
+    assert pay_page(server, made["id"]) == url
+
+
+def test_without_events_the_buyers_return_takes_the_money(server: RunningServer) -> None:
+    drop_webhook(server)
+    made = create_token(server, provider="paypal")
+    back = approve(pay_page(server, made["id"]))
+    assert token(server, made["id"])["status"] == "inprogress"  # approved, nothing taken yet
+    assert httpx.get(back.headers["location"], timeout=30).status_code == 200
+    paid = token(server, made["id"])
+    assert (paid["status"], paid["paid_count"]) == ("success", 1)
+
+
+def test_the_charge_endpoint_takes_the_paypal_payment_the_buyer_approved(
+    make_server: ServerFactory,
+) -> None:
+    server = start(make_server)
+    drop_webhook(server)  # the front-end, not PayPal's event, asks for the money
+    order = create_order(server, ("espresso", 1), payment_mode="paypal")
+    session_id = token(server, order["token_id"])["session_id"]
+    assert session_id == order_id(order["payment_url"])
+    attributes = {"stripe": None, "paypal_payer_id": "QYR5Z8XDVJNXQ"}
+
+    def paypal_charge(**changes: Any) -> httpx.Response:
+        body = {"data": {"type": "charge", "attributes": attributes | changes}}
+        return charge(server, order["id"], body=body)
+
+    # Not approved yet: PayPal refuses to capture, and the order waits.
+    refused = paypal_charge(paypal_payment_id=session_id)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["data"]["attributes"]["status"] is False
+    approve(order["payment_url"])
+    # Another PayPal order than this order's, a card token for a PayPal order, both at once.
+    assert error(paypal_charge(paypal_payment_id="5O190127TN364715T"))[0] == 404
+    assert error(charge(server, order["id"], "tok_visa")) == (409, "wrong_provider")
+    both = paypal_charge(paypal_payment_id=session_id, stripe="tok_visa")
+    assert error(both) == (422, "ambiguous_charge")
+    bad = paypal_charge(paypal_payment_id=session_id, paypal_payer_id=["QYR5Z8XDVJNXQ"])
+    assert error(bad) == (422, "payer_invalid")
+    assert get_order(server, order["id"])["status"] == "pending"
+
+    charged = paypal_charge(paypal_payment_id=session_id)
+    assert charged.status_code == 200, charged.text
+    paid = charged.json()["data"]["attributes"]
+    assert (paid["status"], paid["amount_paid"]) == ("completed", order["amount"])
+    assert len(entitlements(server)) == 1
+    # Sent again (a retried request), the order is paid already: nothing is taken twice.
+    again = paypal_charge(paypal_payment_id=session_id)
+    assert error(again) == (409, "order_paid")
+    assert len(get_order(server, order["id"])["payments"]) == 1
+
+
+def test_a_forged_paypal_event_is_refused_and_nothing_is_stored(server: RunningServer) -> None:
+    made = create_token(server, provider="paypal")
+    session_id = order_id(pay_page(server, made["id"]))
+    forged = {
+        "id": "WH-FORGED-0001",
+        "event_version": "1.0",
+        "resource_type": "capture",
+        "event_type": "PAYMENT.CAPTURE.COMPLETED",
+        "create_time": "2026-12-03T10:00:00Z",
+        "resource": {
+            "id": "8MC585209K746392H",
+            "status": "COMPLETED",
+            "amount": {"currency_code": "EUR", "value": "7.00"},
+            "custom_id": f"t={made['id']}",
+            "supplementary_data": {"related_ids": {"order_id": session_id}},
+        },
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "PAYPAL-TRANSMISSION-ID": "69cd13f0-d67a-11e5-baa3-778b53f4ae55",
+        "PAYPAL-TRANSMISSION-TIME": "2026-12-03T10:00:00Z",
+        "PAYPAL-TRANSMISSION-SIG": "bm90IGEgc2lnbmF0dXJl",
+        "PAYPAL-CERT-URL": f"{server.url}/paypal-sandbox/v1/notifications/certs/CERT-1",
+        "PAYPAL-AUTH-ALGO": "SHA256withRSA",
+    }
+    for sent in (headers, {"Content-Type": "application/json"}):
+        refused = server.client.post(
+            "/v1/webhooks/paypal", content=json.dumps(forged), headers=sent
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "invalid_signature"
+    assert [e.id for e in _stored(server) if e.provider == "paypal"] == []
+    assert token(server, made["id"])["status"] == "inprogress"
+
+
+def test_the_completing_event_again_and_twenty_times_at_once_fulfils_once(
+    make_server: ServerFactory,
+) -> None:
+    server = start(make_server)
+    order = create_order(server, ("espresso", 2), payment_mode="paypal")
+    approve(order["payment_url"])
+    wait_order_status(server, order["id"], "completed")
+    (completed,) = _events(server, "PAYMENT.CAPTURE.COMPLETED")
+    event_id = completed["id"]
+    wait_until(lambda: _delivered(server, event_id) == 1, 10)
+
+    def resend(_: int) -> int:
+        with service_http(server) as http:
+            return http.post(
+                f"/v1/notifications/webhooks-events/{event_id}/resend", json={}
+            ).status_code
+
+    assert resend(0) == 202
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        assert set(pool.map(resend, range(20))) == {202}
+    wait_until(lambda: _delivered(server, event_id) == 22, 20)
+    stored = [e for e in _stored(server) if e.id == event_id]
+    assert [(e.provider, e.status) for e in stored] == [("paypal", "processed")]
+    final = get_order(server, order["id"])
+    assert (final["status"], len(final["payments"])) == ("completed", 1)
+    assert [(e["product_id"], e["quantity"]) for e in entitlements(server)] == [("espresso", 2)]
+
+
+def test_money_captured_after_the_order_expired_is_refunded(make_server: ServerFactory) -> None:
+    server = start(make_server, order_ttl_seconds=1)
+    order = create_order(server, ("espresso", 1), payment_mode="paypal")
+    wait_order_status(server, order["id"], "expired")
+    # Approved after the order ended: the service takes nothing for it.
+    approve(order["payment_url"])
+    paypal_order = order_id(order["payment_url"])
+    wait_until(lambda: _events(server, "CHECKOUT.ORDER.APPROVED"), 10)
+    sdk = service_sdk(server)
+    assert sdk.orders.get_order({"id": paypal_order}).body.status == "APPROVED"
+    # Captured all the same elsewhere (the merchant's PayPal account): it is given back.
+    captured = sdk.orders.capture_order({"id": paypal_order, "prefer": "return=representation"})
+    assert captured.body.status == "COMPLETED"
+    refunded = wait_order(
+        server,
+        order["id"],
+        lambda o: bool(o["payments"]) and o["payments"][0]["status"] == "refunded",
+        timeout=20,
+    )
+    assert refunded["status"] == "expired"
+    assert [r["source"] for r in refunded["refunds"]] == ["automatic"]
+    assert refunded["payments"][0]["problem"] == "paid after the order was expired"
+    assert entitlements(server) == []
+    capture = captured.body.purchase_units[0].payments.captures[0]
+    assert sdk.payments.get_captured_payment({"capture_id": capture.id}).body.status == "REFUNDED"
+
+
+def test_a_buyers_jwt_can_pay_only_its_own_paypal_order(make_server: ServerFactory) -> None:
+    server = start(make_server)
+    drop_webhook(server)
+    order = create_order(server, ("espresso", 1), payment_mode="paypal", sub="alice")
+    approve(order["payment_url"])
+    session_id = order_id(order["payment_url"])
+    body = {"data": {"type": "charge", "attributes": {"paypal_payment_id": session_id}}}
+    refused = charge(server, order["id"], body=body, headers=buyer("mallory"))
+    assert refused.status_code in (403, 404), refused.text
+    assert get_order(server, order["id"])["status"] == "pending"
