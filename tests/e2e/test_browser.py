@@ -248,9 +248,16 @@ def test_phone_approves_with_paypal_and_desktop_turns_paid_live(
 ) -> None:
     from playwright.sync_api import expect
 
-    # 1. The desktop shows the QR code of a token paid through PayPal.
-    token_id = create_token(server, provider="paypal")["id"]
-    desktop.goto(f"{server.url}/checkout/{token_id}")
+    desktop_csp, phone_csp = watch_csp(desktop), watch_csp(phone)
+    # 1. The desktop orders in the demo shop, picks PayPal, and gets the QR page.
+    desktop.goto(f"{server.url}/")
+    desktop.locator("#qty_espresso").fill("2")
+    expect(desktop.get_by_label("Card")).to_be_checked()
+    desktop.get_by_label("PayPal").check()
+    shoot(desktop, tmp_path, "desktop-shop-paypal.png")
+    desktop.get_by_role("button", name="Pay with your phone").click()
+    desktop.wait_for_url(re.compile(r"/checkout/[^/]+$"))
+    token_id = token_id_of(desktop)
     expect(desktop.locator(".qr svg")).to_be_visible()
     status = desktop.locator("#status")
     expect(status).to_have_text(WAITING)
@@ -274,3 +281,5 @@ def test_phone_approves_with_paypal_and_desktop_turns_paid_live(
     paid = token(server, token_id)
     assert (paid["status"], paid["provider"], paid["paid_count"]) == ("success", "paypal", 1)
     shoot(desktop, tmp_path, "desktop-paypal-after.png")
+    assert csp_violations(desktop, desktop_csp) == []
+    assert csp_violations(phone, phone_csp) == []

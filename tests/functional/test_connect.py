@@ -300,6 +300,27 @@ def _refused_everywhere(server: RunningServer, waiting_token: str) -> None:
     assert server.client.get("/v1/orders", headers=merchant()).json()["data"] == before
 
 
+def test_an_organiser_paid_on_its_stripe_account_is_not_paid_through_paypal(
+    make_server: Any,
+) -> None:
+    # PayPal cannot pay into a linked Stripe account: the money would land on the platform's.
+    server = start(make_server)
+    waiting = create_token(server, provider="paypal")  # made before the organiser linked
+    link(server)
+    before = server.client.get("/v1/orders", headers=merchant()).json()["data"]
+    paypal = {"items": [{"product_id": "espresso", "quantity": 1}], "payment_mode": "paypal"}
+    assert error(post_order(server, paypal, buyer("a"))) == (409, "provider_not_linked")
+    item = {"items": [{"product_id": "espresso", "quantity": 1}]}
+    token = server.client.post("/v1/tokens", json=item | {"provider": "paypal"})
+    assert error(token) == (409, "provider_not_linked")
+    assert token.json()["error"]["field"] == "provider"
+    scanned = server.client.get(f"/t/{waiting['id']}", follow_redirects=False)
+    assert scanned.status_code == 409 and "Stripe account" in scanned.text
+    assert server.client.get("/v1/orders", headers=merchant()).json()["data"] == before
+    # Through Stripe, it is paid as before.
+    assert server.client.post("/v1/tokens", json=item).status_code == 201
+
+
 def test_only_the_platform_sets_a_merchants_fee(make_server: Any) -> None:
     server = start(make_server, **FEES)
     own = server.client.patch("/v1/merchants/default", json={"fee_bps": 0}, headers=merchant())

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import ServerFactory
 from tests.support.auth import API_KEY, merchant
 from tests.support.flows import create_token
+from tests.support.orders import start
 from tests.support.server import RunningServer
 
 
@@ -185,3 +186,23 @@ def test_shop_form_creates_a_token_and_shows_the_qr_page(server: RunningServer) 
     assert ordered.status_code == 303
     qr_page = server.client.get(ordered.headers["location"])
     assert qr_page.status_code == 200 and "$5.00" in qr_page.text and "<svg" in qr_page.text
+
+
+def test_the_shop_form_pays_through_the_provider_the_buyer_picks(
+    make_server: ServerFactory,
+) -> None:
+    server = start(make_server)
+    page = server.client.get("/")
+    assert 'name="provider" value="stripe"' in page.text
+    assert 'name="provider" value="paypal"' in page.text
+    for provider in ("paypal", "stripe"):
+        ordered = server.client.post(
+            "/shop/checkout", data={"qty_espresso": "1", "provider": provider}
+        )
+        assert ordered.status_code == 303, ordered.text
+        made = server.client.get(f"/v1/tokens/{ordered.headers['location'].rsplit('/', 1)[1]}")
+        assert made.json()["provider"] == provider
+    before = server.client.get("/v1/tokens", headers=merchant()).json()["data"]
+    unknown = server.client.post("/shop/checkout", data={"qty_espresso": "1", "provider": "cash"})
+    assert unknown.status_code == 422 and "not set up here" in unknown.text
+    assert server.client.get("/v1/tokens", headers=merchant()).json()["data"] == before

@@ -189,7 +189,9 @@ class CheckoutService:
         made: list[tuple[Token, str]] = []
         try:
             async with self.units() as (session, outbox):
-                await self.links.payee(session, merchant_id)  # refused while unlinked
+                # Refused while unlinked, or through a provider its linked account is not at.
+                for provider in {self.providers.chosen(r.provider).name for r in requests}:
+                    await self.links.payee(session, merchant_id, provider)
                 for token_id, request in zip(ids, requests, strict=True):
                     if request.id is not None and await session.get(Token, token_id) is not None:
                         raise _taken(token_id)
@@ -293,7 +295,7 @@ class CheckoutService:
             key = f"qrcheckout-token-{token.id}-session-{len(token.payments)}"
         else:
             key = f"qrcheckout-token-{token.id}-scan-{uuid.uuid4()}"
-        payee = await self.links.payee_of(token.merchant_id)
+        payee = await self.links.payee_of(token.merchant_id, token.provider)
         if before_new_session is not None:
             await before_new_session()
         provider = self.providers[token.provider]

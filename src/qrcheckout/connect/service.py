@@ -105,13 +105,24 @@ class Links:
 
     # -- who is paid where --------------------------------------------------------------------
 
-    async def payee(self, session: AsyncSession, merchant_id: str) -> Payee:
-        """Where the merchant's new payments go; refused while its newest link is unlinked."""
+    async def payee(
+        self, session: AsyncSession, merchant_id: str, provider: str | None = None
+    ) -> Payee:
+        """Where the merchant's new payments through ``provider`` (None: the provider accounts
+        are linked at) go; refused while its newest link is unlinked, and through another
+        provider while it is linked (that provider's money would land on the platform's)."""
         link = await newest_link(session, merchant_id)
         if link is None:
             return Payee(None)
         if link.unlinked_at is not None:
             raise unlinked(link)
+        if provider is not None and provider != self.provider.name:
+            raise Conflict(
+                "provider_not_linked",
+                f"This merchant is paid on its own Stripe account; payments through "
+                f"{provider!r} cannot reach it.",
+                field="provider",
+            )
         merchant = await session.get(Merchant, merchant_id)
         bps = merchant.fee_bps if merchant is not None else None
         fixed = merchant.fee_fixed if merchant is not None else None
@@ -121,9 +132,9 @@ class Links:
             self.fees.fixed if fixed is None else fixed,
         )
 
-    async def payee_of(self, merchant_id: str) -> Payee:
+    async def payee_of(self, merchant_id: str, provider: str | None = None) -> Payee:
         async with self.db.sessions() as session:
-            return await self.payee(session, merchant_id)
+            return await self.payee(session, merchant_id, provider)
 
     async def publishable_key(self, access: Access, merchant_id: str) -> tuple[str, str | None]:
         """The key a buyer's app creates card tokens with for this merchant, and the account

@@ -115,7 +115,7 @@ class OrderPayments:
                     "token_missing",
                     "Send the card token as data.attributes.stripe (a tok_... from Stripe.js).",
                 )
-            payee = await self.links.payee(session, order.merchant_id)
+            payee = await self.links.payee(session, order.merchant_id, provider)
             order.attempts += 1
             # One key per order and attempt: a retried or concurrent request with the same card
             # is the same charge; only a refused attempt lets the next one use a new key.

@@ -164,18 +164,18 @@ class OrderService:
                 session, merchant_id, ((i.product_id, i.quantity) for i in request.items)
             )
             free = cart.amount == 0
-            if not free:
-                await self.tokens.links.payee(session, merchant_id)  # refused while unlinked
             if request.payment_mode == PaymentMode.FREE and not free:
                 raise Invalid(
                     "order_not_free",
                     f"This order costs {cart.amount} {cart.currency}; only a zero-priced order "
                     "can be free.",
                 )
-            # Paid through the provider it names (refused when that one is not set up).
+            # Paid through the provider it names: refused when that one is not set up, while
+            # the merchant's account is unlinked, or when it is linked elsewhere.
             mode = PaymentMode.FREE if free else request.payment_mode
             if not free:
-                self.tokens.providers.chosen(mode.value, field="payment_mode")
+                provider = self.tokens.providers.chosen(mode.value, field="payment_mode").name
+                await self.tokens.links.payee(session, merchant_id, provider)
             now = utcnow()
             ttl = self.settings.order_ttl_seconds
             order = Order(

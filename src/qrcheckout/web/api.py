@@ -48,6 +48,9 @@ def shop_name(request: Request) -> str:
     return brand.name if brand is not None else "qrcheckout"
 
 
+# How the shop names each provider's way to pay.
+PROVIDER_LABELS = {"stripe": "Card", "paypal": "PayPal"}
+
 templates.env.globals["brand_of"] = brand_of
 templates.env.globals["shop_name"] = shop_name
 
@@ -67,6 +70,10 @@ async def _shop(
             "error": error,
             "checkout_url": "/shop/checkout"
             + ("" if shop == DEFAULT_MERCHANT else f"?merchant={shop}"),
+            # Where more than one provider is set up, the buyer picks one; the first is checked.
+            "providers": [
+                (name, PROVIDER_LABELS.get(name, name)) for name in container(request).providers
+            ],
         },
         status_code=status,
         headers=headers,
@@ -94,7 +101,11 @@ async def shop_checkout(request: Request, tokens: Tokens, access: AccessDep) -> 
     try:
         await limiter(request).hit(Rule.TOKENS, client_ip(request))
         body = TokenCreate.model_validate(
-            {"items": items, "customer_email": str(form.get("email") or "") or None}
+            {
+                "items": items,
+                "customer_email": str(form.get("email") or "") or None,
+                "provider": str(form.get("provider") or "") or None,
+            }
         )
         token, cancel_secret = await tokens.create(access, body)
     except ValidationError as exc:
