@@ -142,6 +142,7 @@ class Container:
             ("expiring orders", self.orders.expire_due),
             ("completing approved payments", self.tokens.complete_approved),
             ("refunding", self.order_payments.refund_unapplied),
+            ("refunding late token payments", self.order_payments.refund_late_token_payments),
             *(
                 (f"replaying {name} events", intake.replay_stored)
                 for name, intake in self.webhooks.items()

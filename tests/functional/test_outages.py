@@ -10,6 +10,7 @@ are reached through a TCP proxy that the tests take down.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 from collections.abc import Iterator
@@ -97,9 +98,19 @@ def test_a_sqlite_file_out_of_reach_is_a_503_until_it_is_back(server: RunningSer
     try:
         _database_down(server, created["id"])
     finally:
-        path.rmdir()
-        aside.rename(path)
+        # Swapped back in one step: a job connecting in between would find no file at the
+        # path and make a new, empty database there.
+        _exchange(aside, path)
+        aside.rmdir()
     _back(server, created["id"])
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux's renameat2 with RENAME_EXCHANGE)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_cwd, exchange = -100, 2
+    if libc.renameat2(at_cwd, bytes(a), at_cwd, bytes(b), exchange) != 0:
+        raise OSError(ctypes.get_errno(), "renameat2 failed")
 
 
 @pytest.fixture

@@ -4,16 +4,22 @@ path; a declined capture; money that lands after an order ended."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
+import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from qrcheckout.checkout import service as checkout_service
+from qrcheckout.checkout.models import Payment
+from qrcheckout.payments.provider import ProviderError, ProviderErrorKind
 from qrcheckout.webhooks.models import StoredEvent
 from tests.conftest import ServerFactory
-from tests.support.auth import buyer
+from tests.support.auth import buyer, merchant
 from tests.support.flows import create_token, pay_page, token, wait_status
 from tests.support.orders import (
     charge,
@@ -202,10 +208,15 @@ def test_money_captured_after_the_order_expired_is_refunded(make_server: ServerF
     # Captured all the same elsewhere (the merchant's PayPal account): it is given back.
     captured = sdk.orders.capture_order({"id": paypal_order, "prefer": "return=representation"})
     assert captured.body.status == "COMPLETED"
+    # Refunded by the service's job, whose record may follow PayPal's event about it.
     refunded = wait_order(
         server,
         order["id"],
-        lambda o: bool(o["payments"]) and o["payments"][0]["status"] == "refunded",
+        lambda o: (
+            bool(o["payments"])
+            and o["payments"][0]["status"] == "refunded"
+            and [r["source"] for r in o["refunds"]] == ["automatic"]
+        ),
         timeout=20,
     )
     assert refunded["status"] == "expired"
@@ -226,3 +237,128 @@ def test_a_buyers_jwt_can_pay_only_its_own_paypal_order(make_server: ServerFacto
     refused = charge(server, order["id"], body=body, headers=buyer("mallory"))
     assert refused.status_code in (403, 404), refused.text
     assert get_order(server, order["id"])["status"] == "pending"
+
+
+def _sessions(server: RunningServer, token_id: str) -> list[Payment]:
+    async def read() -> list[Payment]:
+        async with server.db.sessions() as session:
+            found = await session.scalars(select(Payment).where(Payment.token_id == token_id))
+            return list(found)
+
+    return server.call(read)
+
+
+def _counting_captures(server: RunningServer, fails: bool = False) -> list[str]:
+    """Every capture the service asks PayPal for from now on; ``fails``: PayPal is down."""
+    paypal = server.app.state.container.providers["paypal"]
+    capture = paypal.complete_checkout_session
+    calls: list[str] = []
+
+    async def counted(session_id: str, key: str, account: str | None = None) -> Any:
+        calls.append(session_id)
+        if fails:
+            raise ProviderError(
+                "PayPal could not be reached.", kind=ProviderErrorKind.UNAVAILABLE, code="down"
+            )
+        return await capture(session_id, key, account)
+
+    paypal.complete_checkout_session = counted
+    return calls
+
+
+def test_a_capture_denied_on_the_buyers_return_fails_the_token(server: RunningServer) -> None:
+    drop_webhook(server)  # no PAYMENT.CAPTURE.DENIED: the capture's own answer says it
+    made = create_token(server, provider="paypal")
+    back = approve(pay_page(server, made["id"]), "funding-fails")
+    assert httpx.get(back.headers["location"], timeout=30).status_code == 200
+    failed = token(server, made["id"])
+    assert (failed["status"], failed["failure_code"], failed["paid_count"]) == (
+        "failed",
+        "payment_failed",
+        0,
+    )
+
+
+def test_money_captured_as_the_token_ends_is_given_back(server: RunningServer) -> None:
+    drop_webhook(server)  # only the buyer's return takes the money
+    made = create_token(server, provider="paypal", kind="temporary", ttl_seconds=3)
+    url = pay_page(server, made["id"])
+    back = approve(url)
+    paypal = server.app.state.container.providers["paypal"]
+    tokens = server.app.state.container.tokens
+    capture = paypal.complete_checkout_session
+
+    async def after_the_end(session_id: str, key: str, account: str | None = None) -> Any:
+        # The token ends while the capture is on its way to PayPal.
+        for _ in range(100):
+            if (await tokens.get(made["id"])).status == "invalid":
+                break
+            await asyncio.sleep(0.1)
+        return await capture(session_id, key, account)
+
+    paypal.complete_checkout_session = after_the_end
+    assert httpx.get(back.headers["location"], timeout=30).status_code == 200
+    ended = token(server, made["id"])
+    assert (ended["status"], ended["failure_code"]) == ("invalid", "late_payment")
+    # The money PayPal took for an ended checkout goes back to the buyer, once.
+    sdk = service_sdk(server)
+    taken = sdk.orders.get_order({"id": order_id(url)}).body.purchase_units[0].payments
+    capture_id = taken.captures[0].id
+    wait_until(lambda: _sessions(server, made["id"])[0].refund_id is not None, 10)
+    status = sdk.payments.get_captured_payment({"capture_id": capture_id}).body.status
+    assert status == "REFUNDED"
+    [session] = _sessions(server, made["id"])
+    assert session.problem == "paid after the token was invalid"
+
+
+def test_a_capture_that_keeps_failing_is_tried_ten_times_then_given_up(
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkout_service, "COMPLETE_AFTER_SECONDS", 0)
+    server = start(make_server)
+    made = create_token(server, provider="paypal", kind="static")
+    calls = _counting_captures(server, fails=True)
+    approve(pay_page(server, made["id"]))  # approved; every capture fails
+    wait_until(lambda: _sessions(server, made["id"])[0].status == "failed", 20)
+    time.sleep(1)  # the job has had time to try again, and does not
+    assert len(calls) == checkout_service.COMPLETE_TRIES
+    [session] = _sessions(server, made["id"])
+    assert session.completion_tries == checkout_service.COMPLETE_TRIES
+    assert session.problem == "could not be completed: PayPal could not be reached."
+    # A static token lives on: the next scan is a new payment.
+    assert token(server, made["id"])["status"] == "inprogress"
+
+
+def test_the_return_page_captures_only_the_order_it_names(server: RunningServer) -> None:
+    made = create_token(server, provider="paypal", kind="static")
+    urls = [pay_page(server, made["id"]) for _ in range(3)]  # three scans, none approved
+    calls = _counting_captures(server)
+    done = f"{server.url}/t/{made['id']}/done"
+    for _ in range(3):
+        assert httpx.get(done, timeout=30).status_code == 200
+    assert calls == []  # nothing was approved, nothing is asked of PayPal
+    named = order_id(urls[1])
+    assert httpx.get(done, params={"token": named}, timeout=30).status_code == 200
+    assert calls == [named]
+    assert token(server, made["id"])["paid_count"] == 0
+
+
+def test_rows_of_a_provider_no_longer_set_up_are_refused_clearly(
+    make_server: ServerFactory,
+) -> None:
+    first = start(make_server)
+    made = create_token(first, provider="paypal")
+    pay_page(first, made["id"])
+    first.stop()
+    # The same database, now with a live Stripe key and no PayPal.
+    second = start(
+        make_server, stripe_secret_key="sk_live_unreachable", stripe_api_base="http://127.0.0.1:9"
+    )
+    assert second.client.get(f"/t/{made['id']}/done").status_code == 200
+    scanned = second.client.get(f"/t/{made['id']}", follow_redirects=False)
+    assert scanned.status_code == 503, scanned.text
+    assert "not set up for now" in scanned.text
+    # Its PayPal order is passed over (PayPal ends it on its own): the token is cancelled.
+    cancelled = second.client.post(f"/v1/tokens/{made['id']}/cancel", headers=merchant())
+    assert cancelled.status_code == 200, cancelled.text
+    assert token(second, made["id"])["status"] == "cancelled"

@@ -71,8 +71,12 @@ class Payment(Base):
     provider: Mapped[str] = mapped_column(String(16), server_default="stripe")
     # The merchant's linked account the session was opened on; None: the platform's.
     account_id: Mapped[str | None] = mapped_column(String(255))
+    # Failed attempts to complete it (``needs_completion`` providers), counted to give up.
+    completion_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Set when money arrived that could not be applied (mismatch, after expiry or cancel).
     problem: Mapped[str | None] = mapped_column(Text)
+    # The refund that gave that money back (a token's; an order's payments refund their own).
+    refund_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

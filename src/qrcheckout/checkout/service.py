@@ -61,6 +61,9 @@ EXPIRY_MARGIN = 10
 # An approved session still not completed this long after its approval is completed by the job
 # (the completion right after the approval failed, or the process stopped).
 COMPLETE_AFTER_SECONDS = 5
+# How many approved sessions the job completes a tick, and how often it tries each.
+COMPLETE_BATCH = 100
+COMPLETE_TRIES = 10
 # Applies a provider change as its webhook would (the container routes it to the intake).
 Settle = Callable[[CheckoutEvent], Awaitable[None]]
 CANCEL_PREFIX = "tcs_"
@@ -287,6 +290,7 @@ class CheckoutService:
             token = await self.get(token_id)
         if token.status != TokenStatus.INPROGRESS:
             raise not_payable(token)
+        provider = self.providers.of(token.provider)
         if token.kind != TokenKind.STATIC:
             for payment in token.payments:
                 if payment.status in _UNDER_WAY:
@@ -298,7 +302,6 @@ class CheckoutService:
         payee = await self.links.payee_of(token.merchant_id, token.provider)
         if before_new_session is not None:
             await before_new_session()
-        provider = self.providers[token.provider]
         try:
             provider_session = await provider.create_checkout_session(
                 self._session_request(provider, token, key, payee)
@@ -422,8 +425,8 @@ class CheckoutService:
 
     async def _expire_sessions(self, sessions: list[OpenSession]) -> None:
         for name, session_id, account in sessions:
-            provider = self.providers[name]
-            if not provider.supports_session_expiry:
+            provider = self.providers.get(name)
+            if provider is None or not provider.supports_session_expiry:
                 continue  # it runs out by its own expiry; a late payment is refunded
             try:
                 await provider.expire_checkout_session(session_id, account)
@@ -493,22 +496,38 @@ class CheckoutService:
         approval's event has committed)."""
         await self._complete(approved.provider, approved.session_id)
 
-    async def returned(self, token_id: str) -> None:
-        """The buyer came back from the provider's page: complete what they approved there,
-        should its event not have come (or not yet)."""
+    async def returned(
+        self,
+        token_id: str,
+        session_id: str | None,
+        before_call: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """The buyer came back from the provider's page, naming the session it approved
+        (``session_id``, PayPal's ``token`` parameter): complete it, and any session known
+        approved, should their events not have done it yet. ``before_call`` runs (and may
+        refuse) before the provider is asked."""
         async with self.db.sessions() as session:
             token = await _find(session, token_id)
             if token is None or token.status != TokenStatus.INPROGRESS:
                 return
-            if not self.providers[token.provider].needs_completion:
+            provider = self.providers.get(token.provider)
+            if provider is None or not provider.needs_completion:
                 return
-            waiting = [p.id for p in token.payments if p.status in _COMPLETABLE]
-        for session_id in waiting:
-            await self._complete(token.provider, session_id)
+            waiting = [
+                p.id
+                for p in token.payments
+                if p.status == TokenPaymentStatus.APPROVED
+                or (p.id == session_id and p.status == TokenPaymentStatus.OPEN)
+            ]
+        if waiting and before_call is not None:
+            await before_call()
+        for waiting_id in waiting:
+            await self._complete(token.provider, waiting_id)
 
     async def complete_approved(self) -> int:
         """Complete every approved session of a live token whose completion has not landed
-        (the provider was unreachable then, or the process stopped); returns how many."""
+        (the provider was unreachable then, or the process stopped), oldest first; returns
+        how many were tried. Each try that fails waits as long again."""
         cutoff = utcnow() - timedelta(seconds=COMPLETE_AFTER_SECONDS)
         async with self.db.sessions() as session:
             rows = (
@@ -518,9 +537,11 @@ class CheckoutService:
                     .where(
                         Payment.status == TokenPaymentStatus.APPROVED.value,
                         Payment.updated_at <= cutoff,
+                        Payment.provider.in_(list(self.providers)),
                         Token.status == TokenStatus.INPROGRESS.value,
                     )
-                    .limit(100)
+                    .order_by(Payment.updated_at)
+                    .limit(COMPLETE_BATCH)
                 )
             ).all()
         for provider, session_id in rows:
@@ -532,11 +553,31 @@ class CheckoutService:
             await self.take(provider_name, session_id)
         except ProviderError as exc:
             log.warning("completing session %s failed: %s", session_id, exc.message)
+            await self._tried(session_id, exc)
+
+    async def _tried(self, session_id: str, exc: ProviderError) -> None:
+        """Count a failed completion: the job tries again after ``COMPLETE_AFTER_SECONDS``;
+        after ``COMPLETE_TRIES`` the approval is given up as failed (the provider's own
+        expiry ends it there)."""
+        async with self.units() as (session, outbox):
+            payment = await session.get(Payment, session_id, with_for_update=True)
+            if payment is None or payment.status != TokenPaymentStatus.APPROVED:
+                return
+            payment.completion_tries += 1
+            payment.updated_at = utcnow()
+            if payment.completion_tries < COMPLETE_TRIES:
+                return
+            token = await _find(session, payment.token_id, lock=True)
+            if token is not None and _move_payment(payment, TokenPaymentStatus.FAILED):
+                payment.problem = f"could not be completed: {exc.message}"[:2000]
+                _end(token, TokenStatus.FAILED, "payment_failed", "The payment could not be taken.")
+                self.announce(outbox, token)
 
     async def take(self, provider_name: str, session_id: str) -> CheckoutSession | None:
-        """Complete a session of ``provider_name``'s for its live token and apply what it
-        took; None when there is no such session of a live token (ended before the money was
-        taken: the buyer's approval lapses at the provider). Raises ``ProviderError``."""
+        """Complete a session of ``provider_name``'s for its live token and apply its outcome
+        (paid, settling, or failed); None when there is no such session of a live token (ended
+        before the money was taken: the buyer's approval lapses at the provider). Raises
+        ``ProviderError``."""
         async with self.db.sessions() as session:
             payment = await session.get(Payment, session_id)
             if payment is None or payment.provider != provider_name:
@@ -548,27 +589,35 @@ class CheckoutService:
             or token.status != TokenStatus.INPROGRESS
         ):
             return None
-        result = await self.providers[provider_name].complete_checkout_session(
+        result = await self.providers.of(provider_name).complete_checkout_session(
             session_id, f"qrcheckout-complete-{session_id}", payment.account_id
         )
-        if self.settle is not None and result.payment_status == "paid":
-            await self.settle(_paid(result, token.id, provider_name, payment.account_id))
+        outcome = _outcome(result, token.id, provider_name, payment.account_id)
+        if self.settle is not None and outcome is not None:
+            await self.settle(outcome)
         return result
 
 
-def _paid(
+def _outcome(
     result: CheckoutSession, token_id: str, provider: str, account: str | None
-) -> CheckoutPaid:
-    return CheckoutPaid(
-        provider=provider,
-        account=account,
-        session_id=result.id,
-        reference=token_id,
-        payment_id=result.payment_intent,
-        url=result.url,
-        amount=result.amount_total,
-        currency=result.currency or "",
-    )
+) -> CheckoutEvent | None:
+    """What completing a session did: paid; completed with the money still settling; or
+    ended without it (the capture was denied). None: not approved yet, nothing changed."""
+    common: dict[str, Any] = {
+        "provider": provider,
+        "account": account,
+        "session_id": result.id,
+        "reference": token_id,
+        "payment_id": result.payment_intent,
+        "url": result.url,
+    }
+    if result.payment_status == "paid":
+        return CheckoutPaid(**common, amount=result.amount_total, currency=result.currency or "")
+    if result.status == "complete":
+        return CheckoutProcessing(**common)
+    if result.status == "expired":
+        return CheckoutFailed(**common)
+    return None
 
 
 # A provider session that may still take the buyer's money, and one waiting to be completed.

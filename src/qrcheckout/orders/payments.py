@@ -12,6 +12,8 @@ from sqlalchemy import select
 from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.secrets import digest
+from qrcheckout.checkout.models import Payment
+from qrcheckout.checkout.states import TokenPaymentStatus
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import (
     Conflict,
@@ -95,6 +97,9 @@ class OrderPayments:
         except ProviderError as exc:
             raise _provider_refusal(exc) from exc
         if result is None:
+            now = await self.orders.get(order.id)
+            if now.status in PAID:
+                return now  # the approval's event (or the buyer's return) took it first
             raise Conflict("payment_not_open", "This order's payment can no longer be taken.")
         if result.payment_status != "paid":
             raise PaymentDeclined(
@@ -131,7 +136,7 @@ class OrderPayments:
                 application_fee=payee.fee(order.amount),
             )
         try:
-            charge = await self.providers[provider].charge(request)
+            charge = await self.providers.of(provider).charge(request)
         except ProviderError as exc:
             if exc.kind == ProviderErrorKind.CONFLICT:
                 raise Conflict(
@@ -226,7 +231,7 @@ class OrderPayments:
                 idempotency_key or str(len(order.refunds))
             )
         try:
-            result = await self.providers[payment.provider].refund(
+            result = await self.providers.of(payment.provider).refund(
                 RefundRequest(
                     payment=payment.id,
                     idempotency_key=key,
@@ -256,7 +261,8 @@ class OrderPayments:
             pending = list(
                 await session.scalars(
                     select(OrderPayment).where(
-                        OrderPayment.status == OrderPaymentStatus.REFUND_PENDING.value
+                        OrderPayment.status == OrderPaymentStatus.REFUND_PENDING.value,
+                        OrderPayment.provider.in_(list(self.providers)),
                     )
                 )
             )
@@ -264,10 +270,10 @@ class OrderPayments:
         for payment in pending:
             left = payment.amount - payment.amount_refunded
             try:
-                result = await self.providers[payment.provider].refund(
+                result = await self.providers.of(payment.provider).refund(
                     RefundRequest(
                         payment=payment.id,
-                        idempotency_key=f"qrcheckout-payment-{payment.id}-refund",
+                        idempotency_key=_unapplied_key(payment.id),
                         amount=left,
                         metadata={"order_id": payment.order_id, "reason": "not_applied"},
                         account=payment.account_id,
@@ -296,6 +302,67 @@ class OrderPayments:
                 await self.ledger.settle_refunds(session, outbox, order, current)
             done += 1
         return done
+
+    async def refund_late_token_payments(self) -> int:
+        """Give back money a token took that it could not take (it had ended, or the amount did
+        not match) when no order holds the token (an order's payments are refunded above, with
+        the same key); returns how many were refunded."""
+        async with self.db.sessions() as session:
+            late = list(
+                await session.scalars(
+                    select(Payment)
+                    .outerjoin(Order, Order.token_id == Payment.token_id)
+                    .where(
+                        Payment.problem.is_not(None),
+                        Payment.refund_id.is_(None),
+                        Payment.payment_intent.is_not(None),
+                        Payment.status.in_(_TAKEN),
+                        Payment.provider.in_(list(self.providers)),
+                        Order.id.is_(None),
+                    )
+                    .order_by(Payment.updated_at)
+                    .limit(REFUND_BATCH)
+                )
+            )
+        done = 0
+        for payment in late:
+            assert payment.payment_intent is not None  # selected so
+            try:
+                result = await self.providers.of(payment.provider).refund(
+                    RefundRequest(
+                        payment=payment.payment_intent,
+                        idempotency_key=_unapplied_key(payment.payment_intent),
+                        metadata={"token_id": payment.token_id, "reason": "not_applied"},
+                        account=payment.account_id,
+                    )
+                )
+                refund_id = result.id
+            except ProviderError as exc:
+                if exc.problem != ProviderProblem.ALREADY_REFUNDED:
+                    log.warning("refunding session %s failed: %s", payment.id, exc.message)
+                    continue
+                refund_id = REFUNDED_ELSEWHERE
+            async with self.db.transaction() as session:
+                current = await session.get(Payment, payment.id, with_for_update=True)
+                if current is not None and current.refund_id is None:
+                    current.refund_id = refund_id
+                    log.info(
+                        "session %s: %s given back (%s)", payment.id, current.problem, refund_id
+                    )
+            done += 1
+        return done
+
+
+def _unapplied_key(payment_id: str) -> str:
+    """One refund of a payment that could not be applied, whichever job makes it."""
+    return f"qrcheckout-payment-{payment_id}-refund"
+
+
+# A token's payment whose money the provider took, and how many the job refunds a tick.
+_TAKEN = [TokenPaymentStatus.PAID.value, TokenPaymentStatus.REJECTED.value]
+REFUND_BATCH = 100
+# What a token payment's refund_id says when the money had been given back at the provider.
+REFUNDED_ELSEWHERE = "refunded_at_provider"
 
 
 _ENDED_CODES = frozenset({OrderStatus.CANCELLED.value, OrderStatus.EXPIRED.value})

@@ -514,19 +514,13 @@ def _session(order: dict[str, Any], metadata: Mapping[str, str] | None = None) -
     captures = (unit.get("payments") or {}).get("captures") or []
     capture = captures[-1] if captures else None
     status = str(order["status"])
-    if (
-        status == "COMPLETED"
-        and capture is not None
-        and capture["status"]
-        in (
-            "COMPLETED",
-            "PARTIALLY_REFUNDED",
-            "REFUNDED",
-        )
-    ):
+    taken = capture["status"] if capture is not None else None
+    if status == "COMPLETED" and taken in ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"):
         state, paid = "complete", "paid"
+    elif status == "COMPLETED" and taken == "PENDING":
+        state, paid = "complete", "unpaid"  # captured; the money is still settling
     elif status in ("COMPLETED", "VOIDED"):
-        state, paid = "expired", "unpaid"
+        state, paid = "expired", "unpaid"  # the capture was denied, or the order voided
     else:
         state, paid = "open", "unpaid"
     approve = next(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-from qrcheckout.errors import Invalid
+from qrcheckout.errors import Invalid, NotConfigured
 from qrcheckout.payments.provider import PaymentProvider
 
 
@@ -39,5 +39,16 @@ class Providers(Mapping[str, PaymentProvider]):
                 "provider_not_configured",
                 f"Payments with {name!r} are not set up here; this service takes {configured}.",
                 field=field,
+            )
+        return provider
+
+    def of(self, name: str) -> PaymentProvider:
+        """The provider a stored row was paid through, or a refusal when this service no longer
+        runs it (started since without its credentials)."""
+        provider = self._by_name.get(name)
+        if provider is None:
+            raise NotConfigured(
+                "provider_not_configured",
+                f"This was paid through {name!r}, which this service is not set up for now.",
             )
         return provider

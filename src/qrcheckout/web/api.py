@@ -17,7 +17,7 @@ from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.connect.service import CALLBACK_PATH
-from qrcheckout.errors import DomainError
+from qrcheckout.errors import DomainError, RateLimited
 from qrcheckout.http.deps import (
     CANCEL_COOKIE,
     AccessDep,
@@ -162,9 +162,18 @@ async def scan(token_id: str, request: Request, tokens: Tokens) -> Response:
 
 @router.get("/t/{token_id}/done", response_class=HTMLResponse)
 async def done(token_id: str, request: Request, tokens: Tokens) -> Response:
-    # Back from a provider that takes the money only when asked: it is taken now, should the
-    # approval's event not have done it yet.
-    await tokens.returned(token_id)
+    # Back from a provider that takes the money only when asked (PayPal names its order in
+    # ``token``): it is taken now, should the approval's event not have done it yet. Counted
+    # like a scan that opens a session, since it calls the provider.
+    rates, client = limiter(request), client_ip(request)
+
+    async def count_call() -> None:
+        await rates.hit(Rule.SCANS_PER_IP, client)
+
+    # Past the limit the page still says what is known; the approval's event or the job
+    # takes the money.
+    with contextlib.suppress(RateLimited):
+        await tokens.returned(token_id, request.query_params.get("token"), count_call)
     await _brand_of_token(request, tokens, token_id)
     return _notice(
         request,

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -101,3 +102,53 @@ def test_events_received_before_orders_existed_are_kept(tmp_path: Path) -> None:
     assert asyncio.run(upgrade_with_an_old_event()) == [
         ("evt_old", "checkout.session.completed", "processed", None, 1)
     ]
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    cfg = migrations.config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+def test_going_back_before_paypal_is_refused_while_paypal_rows_exist(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+
+    async def downgrade_with(provider: str) -> str:
+        db = Database(url)
+        try:
+            await migrations.upgrade(db)
+            async with db.engine.begin() as connection:
+                await connection.execute(text("DELETE FROM tokens"))
+                await connection.execute(
+                    text(
+                        "INSERT INTO merchants (id, name, default_currency, allowed_origins,"
+                        " webhook_urls, created_at, updated_at) SELECT 'm1', 'M', 'usd', '[]',"
+                        " '[]', '2026-12-01', '2026-12-01'"
+                        " WHERE NOT EXISTS (SELECT 1 FROM merchants WHERE id = 'm1')"
+                    )
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO tokens (id, merchant_id, kind, status, created_at,"
+                        " updated_at, amount_total, currency, provider, paid_count)"
+                        " VALUES ('t1', 'm1', 'dynamic', 'inprogress',"
+                        " '2026-12-01 10:00:00', '2026-12-01 10:00:00', 500, 'usd', :provider, 0)"
+                    ),
+                    {"provider": provider},
+                )
+            try:
+                async with db.engine.begin() as connection:
+                    await connection.run_sync(_downgrade, "0006")
+            except RuntimeError as exc:
+                return str(exc)
+            async with db.engine.connect() as connection:
+                columns = await connection.run_sync(
+                    lambda c: [col["name"] for col in inspect(c).get_columns("tokens")]
+                )
+            return "downgraded" if "provider" not in columns else "unchanged"
+        finally:
+            await db.dispose()
+
+    refused = asyncio.run(downgrade_with("paypal"))
+    assert refused.startswith("1 tokens and orders are paid through PayPal"), refused
+    assert asyncio.run(downgrade_with("stripe")) == "downgraded"

@@ -1,5 +1,6 @@
 """Two providers: each token, session, order payment and stored event names the provider it
-belongs to; events are unique per provider
+belongs to; events are unique per provider. A session counts failed completions, and keeps the
+refund of money that could not be applied
 
 Revision ID: 0007
 Revises: 0006
@@ -28,6 +29,11 @@ def upgrade() -> None:
     for table in ("tokens", "payments", "order_payments"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(_provider())
+    with op.batch_alter_table("payments") as batch:
+        batch.add_column(
+            sa.Column("completion_tries", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch.add_column(sa.Column("refund_id", sa.String(length=255), nullable=True))
     op.drop_index(op.f("ix_stripe_events_status"), table_name="stripe_events")
     op.drop_index(op.f("ix_stripe_events_type"), table_name="stripe_events")
     op.drop_index(op.f("ix_stripe_events_merchant_id"), table_name="stripe_events")
@@ -43,6 +49,23 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before PayPal a token or order could not name it: refuse rather than let PayPal's rows
+    # pass for Stripe's.
+    paypal = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT (SELECT COUNT(*) FROM tokens WHERE provider <> 'stripe')"
+                " + (SELECT COUNT(*) FROM orders WHERE payment_mode NOT IN ('stripe', 'free'))"
+            )
+        )
+        .scalar_one()
+    )
+    if paypal:
+        raise RuntimeError(
+            f"{paypal} tokens and orders are paid through PayPal; the schema before 0007 "
+            "cannot hold them. Delete them first to downgrade."
+        )
     for column in ("status", "type", "merchant_id"):
         op.drop_index(op.f(f"ix_provider_events_{column}"), table_name="provider_events")
     op.execute(sa.text("DELETE FROM provider_events WHERE provider <> 'stripe'"))
@@ -53,6 +76,9 @@ def downgrade() -> None:
     op.rename_table("provider_events", "stripe_events")
     for column in ("status", "type", "merchant_id"):
         op.create_index(op.f(f"ix_stripe_events_{column}"), "stripe_events", [column], unique=False)
+    with op.batch_alter_table("payments") as batch:
+        batch.drop_column("refund_id")
+        batch.drop_column("completion_tries")
     for table in ("order_payments", "payments", "tokens"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("provider")
