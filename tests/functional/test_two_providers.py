@@ -43,7 +43,9 @@ def test_the_qr_code_opens_the_providers_page_and_paying_there_completes_the_tok
     url = pay_page(server, made["id"])
     assert page_of(provider) in url
     back = pay(url, provider)
-    assert back.headers["location"].startswith(f"{server.url}/t/{made['id']}/done")
+    assert back.headers["location"].startswith(f"{server.url}/t/{made['id']}/done?")
+    # Each provider names its session in the way back; no placeholder is left unfilled.
+    assert "{" not in back.headers["location"] and "%7B" not in back.headers["location"]
     paid = wait_status(server, made["id"], "success")
     assert paid["paid_count"] == 1
     assert paid["session_id"]

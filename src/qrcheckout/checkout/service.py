@@ -343,12 +343,15 @@ class CheckoutService:
                 now + latest - EXPIRY_MARGIN,
             )
         base = self.settings.public_url
+        done = f"{base}/t/{token.id}/done"
+        if provider.session_id_placeholder is not None:
+            done += f"?session_id={provider.session_id_placeholder}"
         return SessionRequest(
             line_items=tuple(
                 LineItem(i.name, i.unit_amount, i.quantity, i.description) for i in token.items
             ),
             currency=token.currency,
-            success_url=f"{base}/t/{token.id}/done?session_id={{CHECKOUT_SESSION_ID}}",
+            success_url=done,
             cancel_url=f"{base}/t/{token.id}/back",
             idempotency_key=key,
             customer_email=token.customer_email,

@@ -170,6 +170,8 @@ class PayPalProvider:
     session_expiry_window = (0, ORDER_HOURS * 60 * 60)
     #: The buyer approves an order; the money is taken when the service captures it.
     needs_completion = True
+    #: PayPal adds ``token`` (the order's id) and ``PayerID`` to the return URL itself.
+    session_id_placeholder: str | None = None
 
     def __init__(
         self,

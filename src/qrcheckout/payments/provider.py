@@ -208,6 +208,9 @@ class PaymentProvider(Protocol):
     #: The buyer's approval takes no money until the service completes the session
     #: (``complete_checkout_session``: PayPal's capture); without it, paying completes it.
     needs_completion: bool
+    #: What the provider replaces with the session's id in a ``success_url`` (None: it names
+    #: the session in its own query parameter when it sends the buyer back).
+    session_id_placeholder: str | None
 
     async def create_checkout_session(self, request: SessionRequest) -> CheckoutSession:
         """Open a hosted checkout; the same ``idempotency_key`` returns the same session."""

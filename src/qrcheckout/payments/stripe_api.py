@@ -54,6 +54,7 @@ class StripeProvider:
     supports_session_expiry = True
     session_expiry_window = SESSION_EXPIRY_WINDOW
     needs_completion = False
+    session_id_placeholder: str | None = "{CHECKOUT_SESSION_ID}"
 
     def __init__(
         self,
