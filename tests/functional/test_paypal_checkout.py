@@ -362,3 +362,24 @@ def test_rows_of_a_provider_no_longer_set_up_are_refused_clearly(
     cancelled = second.client.post(f"/v1/tokens/{made['id']}/cancel", headers=merchant())
     assert cancelled.status_code == 200, cancelled.text
     assert token(second, made["id"])["status"] == "cancelled"
+
+
+def test_the_charge_endpoint_says_when_paypal_denies_the_capture(
+    make_server: ServerFactory,
+) -> None:
+    server = start(make_server)
+    drop_webhook(server)
+    order = create_order(server, ("espresso", 1), payment_mode="paypal")
+    approve(order["payment_url"], "funding-fails")
+    body = {
+        "data": {
+            "type": "charge",
+            "attributes": {"paypal_payment_id": order_id(order["payment_url"])},
+        }
+    }
+    denied = charge(server, order["id"], body=body)
+    assert error(denied) == (422, "payment_not_taken")  # a decline, as for a card
+    assert denied.json()["data"]["attributes"]["status"] is False
+    after = get_order(server, order["id"])
+    assert (after["amount_paid"], after["payments"]) == (0, [])
+    assert entitlements(server) == []

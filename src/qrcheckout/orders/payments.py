@@ -101,12 +101,15 @@ class OrderPayments:
             if now.status in PAID:
                 return now  # the approval's event (or the buyer's return) took it first
             raise Conflict("payment_not_open", "This order's payment can no longer be taken.")
-        if result.payment_status != "paid":
-            raise PaymentDeclined(
-                "payment_not_taken",
-                "The buyer's payment could not be taken; ask them to pay again.",
+        if result.payment_status == "paid":
+            return await self._applied(order.id)
+        if result.status == "complete":  # taken, still settling: its event completes the order
+            raise PaymentIncomplete(
+                "payment_pending", "The payment was taken and is settling; the order waits."
             )
-        return await self._applied(order.id)
+        raise PaymentDeclined(
+            "payment_not_taken", "The buyer's payment could not be taken; ask them to pay again."
+        )
 
     async def _charge_card(
         self, access: Access, order_id: str, source: str | None, provider: str
