@@ -270,7 +270,9 @@ def test_a_capture_denied_on_the_buyers_return_fails_the_token(server: RunningSe
     drop_webhook(server)  # no PAYMENT.CAPTURE.DENIED: the capture's own answer says it
     made = create_token(server, provider="paypal")
     back = approve(pay_page(server, made["id"]), "funding-fails")
-    assert httpx.get(back.headers["location"], timeout=30).status_code == 200
+    page = httpx.get(back.headers["location"], timeout=30)
+    assert page.status_code == 409 and "Payment not completed" in page.text
+    assert "Thank you" not in page.text
     failed = token(server, made["id"])
     assert (failed["status"], failed["failure_code"], failed["paid_count"]) == (
         "failed",
@@ -297,7 +299,9 @@ def test_money_captured_as_the_token_ends_is_given_back(server: RunningServer) -
         return await capture(session_id, key, account)
 
     paypal.complete_checkout_session = after_the_end
-    assert httpx.get(back.headers["location"], timeout=30).status_code == 200
+    page = httpx.get(back.headers["location"], timeout=30)
+    # The buyer is told at once that the money goes back.
+    assert page.status_code == 409 and "Your payment is being refunded" in page.text
     ended = token(server, made["id"])
     assert (ended["status"], ended["failure_code"]) == ("invalid", "late_payment")
     # The money PayPal took for an ended checkout goes back to the buyer, once.
@@ -335,10 +339,11 @@ def test_the_return_page_captures_only_the_order_it_names(server: RunningServer)
     calls = _counting_captures(server)
     done = f"{server.url}/t/{made['id']}/done"
     for _ in range(3):
-        assert httpx.get(done, timeout=30).status_code == 200
+        waiting = httpx.get(done, timeout=30)
+        assert waiting.status_code == 202 and "Confirming your payment" in waiting.text
     assert calls == []  # nothing was approved, nothing is asked of PayPal
     named = order_id(urls[1])
-    assert httpx.get(done, params={"token": named}, timeout=30).status_code == 200
+    assert httpx.get(done, params={"token": named}, timeout=30).status_code == 202
     assert calls == [named]
     assert token(server, made["id"])["paid_count"] == 0
 
@@ -354,7 +359,7 @@ def test_rows_of_a_provider_no_longer_set_up_are_refused_clearly(
     second = start(
         make_server, stripe_secret_key="sk_live_unreachable", stripe_api_base="http://127.0.0.1:9"
     )
-    assert second.client.get(f"/t/{made['id']}/done").status_code == 200
+    assert second.client.get(f"/t/{made['id']}/done").status_code == 202
     scanned = second.client.get(f"/t/{made['id']}", follow_redirects=False)
     assert scanned.status_code == 503, scanned.text
     assert "not set up for now" in scanned.text

@@ -7,7 +7,9 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -505,16 +507,16 @@ class CheckoutService:
         session_id: str | None,
         before_call: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """The buyer came back from the provider's page, naming the session it approved
-        (``session_id``, PayPal's ``token`` parameter): complete it, and any session known
-        approved, should their events not have done it yet. ``before_call`` runs (and may
-        refuse) before the provider is asked."""
+        """The buyer came back from the provider's page, naming the session it paid or
+        approved there (``session_id``): complete it (a provider that takes the money when
+        asked) or read its outcome (one that took it already), and any session known approved,
+        should their events not have done it yet. ``before_call`` runs (and may refuse) before
+        the provider is asked."""
         async with self.db.sessions() as session:
             token = await _find(session, token_id)
             if token is None or token.status != TokenStatus.INPROGRESS:
                 return
-            provider = self.providers.get(token.provider)
-            if provider is None or not provider.needs_completion:
+            if token.provider not in self.providers:
                 return
             waiting = [
                 p.id
@@ -595,17 +597,24 @@ class CheckoutService:
         result = await self.providers.of(provider_name).complete_checkout_session(
             session_id, f"qrcheckout-complete-{session_id}", payment.account_id
         )
-        outcome = _outcome(result, token.id, provider_name, payment.account_id)
+        outcome = _outcome(
+            result,
+            token.id,
+            provider_name,
+            payment.account_id,
+            asked=self.providers.of(provider_name).needs_completion,
+        )
         if self.settle is not None and outcome is not None:
             await self.settle(outcome)
         return result
 
 
 def _outcome(
-    result: CheckoutSession, token_id: str, provider: str, account: str | None
+    result: CheckoutSession, token_id: str, provider: str, account: str | None, *, asked: bool
 ) -> CheckoutEvent | None:
     """What completing a session did: paid; completed with the money still settling; or
-    ended without it (the capture was denied). None: not approved yet, nothing changed."""
+    ended without it (``asked``, the provider was asked to take it and refused: failed;
+    otherwise the session ran out). None: not paid or approved yet, nothing changed."""
     common: dict[str, Any] = {
         "provider": provider,
         "account": account,
@@ -619,8 +628,52 @@ def _outcome(
     if result.status == "complete":
         return CheckoutProcessing(**common)
     if result.status == "expired":
-        return CheckoutFailed(**common)
+        return CheckoutFailed(**common) if asked else CheckoutExpired(**common)
     return None
+
+
+class ReceiptState(StrEnum):
+    PAID = "paid"
+    WAITING = "waiting"  # the buyer is back; the payment is not confirmed yet
+    FAILED = "failed"
+    ENDED = "ended"  # expired or cancelled before it was paid
+    GIVEN_BACK = "given_back"  # paid after it ended (or the wrong amount): refunded
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the buyer's page after paying says: the token, and the session that paid."""
+
+    state: ReceiptState
+    token: Token
+    paid: Payment | None = None
+
+
+def receipt_of(token: Token, session_id: str | None) -> Receipt:
+    """The buyer's receipt: the session they name (a static token takes many), else the
+    token's own outcome."""
+    named = next((p for p in token.payments if p.id == session_id), None)
+    if named is not None and named.problem is not None and named.status in _MONEY_TAKEN:
+        return Receipt(ReceiptState.GIVEN_BACK, token, named)
+    if named is not None and named.status == TokenPaymentStatus.PAID:
+        return Receipt(ReceiptState.PAID, token, named)
+    if token.kind != TokenKind.STATIC and token.status == TokenStatus.SUCCESS:
+        paid = next(
+            (
+                p
+                for p in token.payments
+                if p.status == TokenPaymentStatus.PAID and p.problem is None
+            ),
+            None,
+        )
+        return Receipt(ReceiptState.PAID, token, paid)
+    if named is not None and named.status in _NOT_PAID:
+        return Receipt(ReceiptState.FAILED, token, named)
+    if token.status == TokenStatus.INPROGRESS:
+        return Receipt(ReceiptState.WAITING, token, named)
+    if token.status == TokenStatus.FAILED:
+        return Receipt(ReceiptState.FAILED, token, named)
+    return Receipt(ReceiptState.ENDED, token, named)
 
 
 # A provider session that may still take the buyer's money, and one waiting to be completed.
@@ -628,6 +681,9 @@ _UNDER_WAY = frozenset(
     {TokenPaymentStatus.OPEN, TokenPaymentStatus.APPROVED, TokenPaymentStatus.PROCESSING}
 )
 _COMPLETABLE = frozenset({TokenPaymentStatus.OPEN, TokenPaymentStatus.APPROVED})
+# A session whose money the provider took, and one that ended without taking any.
+_MONEY_TAKEN = frozenset({TokenPaymentStatus.PAID, TokenPaymentStatus.REJECTED})
+_NOT_PAID = frozenset({TokenPaymentStatus.FAILED, TokenPaymentStatus.EXPIRED})
 # (provider, session id, linked account) of a session to close.
 OpenSession = tuple[str, str, str | None]
 

@@ -15,7 +15,7 @@ from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
 from qrcheckout.access.permissions import PUBLIC_TOKEN, Access
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import TokenCreate
-from qrcheckout.checkout.service import CheckoutService
+from qrcheckout.checkout.service import CheckoutService, ReceiptState, receipt_of
 from qrcheckout.connect.service import CALLBACK_PATH
 from qrcheckout.errors import DomainError, RateLimited
 from qrcheckout.http.deps import (
@@ -162,26 +162,55 @@ async def scan(token_id: str, request: Request, tokens: Tokens) -> Response:
 
 @router.get("/t/{token_id}/done", response_class=HTMLResponse)
 async def done(token_id: str, request: Request, tokens: Tokens) -> Response:
-    # Back from a provider that takes the money only when asked (PayPal names its order in
-    # ``token``): it is taken now, should the approval's event not have done it yet. Counted
-    # like a scan that opens a session, since it calls the provider.
+    """Where the provider sends the buyer after paying: a receipt once the payment is
+    confirmed, a page that waits (and looks again) until then, or why it was not paid."""
+    # The provider names the session: Stripe in ``session_id``, PayPal its order in ``token``.
+    query = request.query_params
+    named = query.get("session_id") or query.get("token")
     rates, client = limiter(request), client_ip(request)
 
     async def count_call() -> None:
         await rates.hit(Rule.SCANS_PER_IP, client)
 
-    # Past the limit the page still says what is known; the approval's event or the job
-    # takes the money.
+    # Its outcome is asked of the provider (PayPal's capture taken), should its event not have
+    # come yet; counted like a scan, since it calls the provider. Past the limit the page says
+    # what is known, and the event or the job settles the payment.
     with contextlib.suppress(RateLimited):
-        await tokens.returned(token_id, request.query_params.get("token"), count_call)
-    await _brand_of_token(request, tokens, token_id)
-    return _notice(
+        await tokens.returned(token_id, named, count_call)
+    try:
+        token = await tokens.get(token_id)
+    except DomainError as exc:
+        return _notice(request, "Checkout not found", exc.message, status_of(exc))
+    await _brand(request, token.merchant_id)
+    receipt = receipt_of(token, named)
+    out = tokens.to_out(token).model_copy(update=dict.fromkeys(PUBLIC_TOKEN.hides))
+    paid = receipt.paid
+    return templates.TemplateResponse(
         request,
-        "Thank you!",
-        "Your payment was received. You can close this page.",
-        200,
-        tone="good",
+        "receipt.html",
+        {
+            "state": receipt.state.value,
+            "token": out,
+            "amount": paid.amount_total if paid is not None else out.amount_total,
+            "currency": paid.currency if paid is not None else out.currency,
+            "paid_at": (paid.updated_at if paid is not None else None) or out.paid_at,
+            "reference": paid.id if paid is not None else out.id,
+            "retry": f"/t/{token_id}",
+        },
+        status_code=_RECEIPT_STATUS[receipt.state],
+        headers={"Cache-Control": "no-store"},
     )
+
+
+# Waiting is 202 (looked at again shortly); a payment that did not happen is a conflict, and a
+# checkout that ran out is gone, as on the scan page.
+_RECEIPT_STATUS = {
+    ReceiptState.PAID: 200,
+    ReceiptState.WAITING: 202,
+    ReceiptState.FAILED: 409,
+    ReceiptState.ENDED: 410,
+    ReceiptState.GIVEN_BACK: 409,
+}
 
 
 @router.get("/t/{token_id}/back", response_class=HTMLResponse)
