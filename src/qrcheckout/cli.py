@@ -1,4 +1,4 @@
-"""``qrcheckout serve | sandbox [--provider paypal] | migrate | keys``."""
+"""``qrcheckout serve | sandbox [--provider paypal] | migrate | keys``, and ``--version``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ import argparse
 import asyncio
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvicorn
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from qrcheckout import logs, migrations
 from qrcheckout.access.models import DEFAULT_MERCHANT
@@ -20,6 +25,7 @@ from qrcheckout.errors import DomainError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qrcheckout", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"qrcheckout {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="migrate, seed and serve the checkout service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -58,44 +64,121 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("--platform", action="store_true")
     args = parser.parse_args(argv)
 
-    if args.command == "serve":
+    unreachable_public_url = False
+    if args.command == "serve" and "QRCHECKOUT_PUBLIC_URL" not in os.environ:
         # The public URL follows the chosen address unless it was configured.
-        if "QRCHECKOUT_PUBLIC_URL" not in os.environ:
-            host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-            os.environ["QRCHECKOUT_PUBLIC_URL"] = f"http://{host}:{args.port}"
-        try:
-            settings = Settings()
-        except ValueError as exc:
-            print(f"qrcheckout: bad settings: {exc}", file=sys.stderr)
-            return 2
-        from qrcheckout.app import SANDBOX_PATH, create_app
-
-        app = create_app(settings)
-        if app.state.sandbox is not None:
-            print(
-                f"Stripe sandbox on {settings.public_url}{SANDBOX_PATH}, "
-                f"secret key {app.state.sandbox_api_key}",
-                flush=True,
-            )
-        logs.install()
-        uvicorn.run(
-            app,
-            host=args.host,
-            port=args.port,
-            proxy_headers=True,
-            timeout_graceful_shutdown=5,
-        )
-        return 0
+        unreachable_public_url = args.host in ("0.0.0.0", "::")
+        host = "127.0.0.1" if unreachable_public_url else args.host
+        os.environ["QRCHECKOUT_PUBLIC_URL"] = f"http://{host}:{args.port}"
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"qrcheckout: {bad_settings(exc)}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, unreachable_public_url)
     if args.command == "sandbox":
         port = args.port or {"stripe": 12111, "paypal": 12112}[args.provider]
         return _sandbox(args.provider, args.host, port, args.data_dir, args.public_url)
+    unreachable = asyncio.run(_unreachable(settings.database_url))
+    if unreachable is not None:
+        print(f"qrcheckout: {unreachable}", file=sys.stderr)
+        return 2
     if args.command == "migrate":
-        asyncio.run(_migrate(Settings()))
+        asyncio.run(_migrate(settings))
         print("database is up to date")
         return 0
     if args.command == "keys":
-        return asyncio.run(_keys(Settings(), args))
+        return asyncio.run(_keys(settings, args))
     return 2
+
+
+VERSION = version("qrcheckout")
+
+
+def bad_settings(exc: ValidationError) -> str:
+    """A settings error as one line naming each setting at fault."""
+    said = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        where = error["loc"]
+        said.append(f"QRCHECKOUT_{str(where[0]).upper()}: {message}" if where else message)
+    return "bad setting " + "; ".join(said)
+
+
+async def _unreachable(database_url: str) -> str | None:
+    """Why the database cannot be used, in one line; None when it answers."""
+    db = Database(database_url)
+    try:
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver's refusal: said in one line, not a traceback
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        return f"cannot reach the database {_shown(database_url)}: {reason}"
+    finally:
+        await db.dispose()
+    return None
+
+
+def _shown(url: str) -> str:
+    """A URL without its password."""
+    if "://" not in url or "@" not in url:
+        return url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not SQLAlchemy's form (a bus URL): hide what stands before the host
+        parts = urlsplit(url)
+        return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _serve(settings: Settings, host: str, port: int, unreachable_public_url: bool) -> int:
+    unreachable = asyncio.run(_unreachable(settings.database_url))
+    if unreachable is not None:
+        print(f"qrcheckout: {unreachable}", file=sys.stderr)
+        return 2
+    from qrcheckout.app import PAYPAL_SANDBOX_PATH, SANDBOX_PATH, create_app
+
+    log_config = logs.install(settings.log_format)
+    app = create_app(settings)
+    base = settings.public_url
+    if app.state.sandbox is not None:
+        mode = "sandbox: the built-in Stripe and PayPal servers take test payments"
+        stripe = f"sandbox at {base}{SANDBOX_PATH}, secret key {app.state.sandbox_api_key}"
+    else:
+        live = (settings.stripe_secret_key or "").startswith(("sk_live_", "rk_live_"))
+        mode = "live: real payments" if live else "Stripe test mode"
+        stripe = settings.stripe_api_base or "api.stripe.com"
+    if app.state.paypal_sandbox is not None:
+        paypal = f"sandbox at {base}{PAYPAL_SANDBOX_PATH}"
+    elif settings.paypal_client_id:
+        paypal = settings.paypal_api_base or "api-m.paypal.com"
+    else:
+        paypal = "off (no QRCHECKOUT_PAYPAL_CLIENT_ID)"
+    bus = "in this process" if settings.bus_url == "memory" else _shown(settings.bus_url)
+    lines = [
+        f"qrcheckout {VERSION}, {mode}",
+        f"  shop         {base}/",
+        f"  API docs     {base}/docs",
+        f"  database     {_shown(settings.database_url)}",
+        f"  live status  {bus}",
+        f"  Stripe       {stripe}",
+        f"  PayPal       {paypal}",
+    ]
+    if unreachable_public_url:
+        lines.append(
+            f"  warning: serving on {host} without QRCHECKOUT_PUBLIC_URL: QR codes point at "
+            f"{base}, which a phone cannot reach; set it to this machine's address"
+        )
+    print("\n".join(lines), flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+        log_config=log_config,
+    )
+    return 0
 
 
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:

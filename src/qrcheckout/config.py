@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import limits
 from pydantic import AfterValidator, Field, model_validator
@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     expiry_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     # "memory" (one process), or a redis:// URL to share live status between instances.
     bus_url: str = "memory"
+    # ``text``: a line a record with its UTC time; ``json``: one JSON object a line.
+    log_format: Literal["text", "json"] = "text"
     # While the bus is down, live-status watchers read the database this often instead.
     watch_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -145,6 +147,8 @@ class Settings(BaseSettings):
                     "no QRCHECKOUT_STRIPE_SECRET_KEY: outside development the built-in sandbox "
                     "runs only with QRCHECKOUT_SANDBOX_OUTSIDE_DEVELOPMENT=true"
                 )
+        if self.stripe_secret_key is not None and not self.stripe_webhook_secret:
+            raise ValueError("QRCHECKOUT_STRIPE_WEBHOOK_SECRET is required with a Stripe key")
         paypal = (self.paypal_client_id, self.paypal_client_secret, self.paypal_webhook_id)
         if any(paypal) and not all(paypal):
             raise ValueError(

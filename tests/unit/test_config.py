@@ -75,7 +75,14 @@ def test_unknown_prefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch)
 
 def test_a_stripe_key_turns_the_sandbox_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QRCHECKOUT_STRIPE_SECRET_KEY", "sk_test_51Hx0123456789")
+    monkeypatch.setenv("QRCHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_3f9a8b7c6d5e4f3a2b1c0d9e")
     assert not Settings().uses_sandbox
+
+
+def test_a_stripe_key_needs_its_webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QRCHECKOUT_STRIPE_SECRET_KEY", "sk_test_51Hx0123456789")
+    with pytest.raises(ValidationError, match="QRCHECKOUT_STRIPE_WEBHOOK_SECRET is required"):
+        Settings()
 
 
 @pytest.mark.parametrize("name", SECRETS)
@@ -102,6 +109,7 @@ def test_the_placeholder_webhook_secret_is_refused_outside_development(
 def test_placeholder_secrets_are_accepted_in_development(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    monkeypatch.setenv("QRCHECKOUT_STRIPE_WEBHOOK_SECRET", "whsec_3f9a8b7c6d5e4f3a2b1c0d9e")
     monkeypatch.setenv(f"QRCHECKOUT_{name.upper()}", "changeme")
     assert getattr(Settings(), name) == "changeme"
 

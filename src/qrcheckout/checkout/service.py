@@ -711,16 +711,23 @@ def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
     if token.kind == TokenKind.STATIC and token.status == TokenStatus.INPROGRESS:
         token.paid_count += 1
         token.paid_at = now
+        _confirmed(token, payment)
     elif _move(token, TokenStatus.SUCCESS):
         token.paid_count += 1
         token.paid_at = now
         token.failure_code = token.failure_message = None
+        _confirmed(token, payment)
     else:
-        # Money that landed after the token ended is kept on record, never dropped.
+        # Money that landed after the token ended is kept on record, and given back.
         payment.problem = f"paid after the token was {token.status}"
         token.failure_code = "late_payment"
         token.failure_message = f"A payment arrived after this checkout was {token.status}."
         log.error("token %s: %s", token.id, payment.problem)
+
+
+def _confirmed(token: Token, payment: Payment) -> None:
+    amount = format_amount(payment.amount_total, payment.currency)
+    log.info("token %s paid: %s through %s (%s)", token.id, amount, token.provider, payment.id)
 
 
 def _end(token: Token, target: TokenStatus, code: str, message: str) -> None:

@@ -21,6 +21,7 @@ from qrcheckout.connect.service import paid_on
 from qrcheckout.db import utcnow
 from qrcheckout.errors import NotFound
 from qrcheckout.lifecycle import advance
+from qrcheckout.money import format_amount
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.models import Entitlement, Order, OrderPayment, OrderRefund
 from qrcheckout.orders.states import (
@@ -219,6 +220,7 @@ class Ledger:
             return
         order.completed_at = utcnow()
         order.failure_code = order.failure_message = None
+        log.info("order %s paid: %s", order.id, format_amount(order.amount, order.currency))
         owner = order.owner or order.customer_email
         if owner is None:  # sold by the merchant to nobody named: nothing to grant
             await self._completed(session, outbox, order)

@@ -24,6 +24,7 @@ from qrcheckout.errors import (
     PaymentIncomplete,
     ProviderUnavailable,
 )
+from qrcheckout.money import format_amount
 from qrcheckout.orders.ledger import load_order, upsert_refund
 from qrcheckout.orders.models import Order, OrderPayment, OrderRefund
 from qrcheckout.orders.service import OrderService
@@ -254,6 +255,13 @@ class OrderPayments:
             payment = next(p for p in order.payments if p.applied)
             refund = upsert_refund(
                 order, payment, result.id, result.amount, result.status, RefundSource.API
+            )
+            log.info(
+                "order %s: refund %s of %s (%s)",
+                order.id,
+                result.id,
+                format_amount(result.amount, order.currency),
+                result.status.value,
             )
             await self.ledger.settle_refunds(session, outbox, order, payment)
         return refund, await self.orders.get(order_id)

@@ -217,6 +217,7 @@ class WebhookIntake:
                     await follow_up(change)
                 except Exception:
                     log.exception("after webhook %s (%s): %s failed", event_id, event.type, change)
+        log.info("%s event %s (%s) stored and %s", self.channel, event_id, event.type, status.value)
         return Receipt(event_id, status, duplicate=False)
 
     def _stored(self, event_id: str) -> Any:

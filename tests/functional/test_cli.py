@@ -1,0 +1,175 @@
+"""``qrcheckout`` as an operator runs it: its version, a banner that says how it runs, log lines
+with their time (text or JSON), and one clear line, exit status 2, for a bad setting or a
+database it cannot reach."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.flows import submit_card
+from tests.support.server import wait_until
+
+QRCHECKOUT = str(Path(sys.executable).with_name("qrcheckout"))
+TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO|WARNING|ERROR) +[\w.]+: ")
+
+
+def _env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QRCHECKOUT_")}
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    env.update({f"QRCHECKOUT_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def _run(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [QRCHECKOUT, *args],
+        env=_env(**settings),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_the_version(tmp_path: Path) -> None:
+    shown = _run(tmp_path, "--version")
+    assert shown.returncode == 0
+    assert shown.stdout.strip() == f"qrcheckout {version('qrcheckout')}"
+
+
+@pytest.mark.parametrize(
+    ("command", "settings", "named"),
+    [
+        (["serve"], {"platform_fee_bps": "-3"}, "QRCHECKOUT_PLATFORM_FEE_BPS"),
+        (["serve"], {"log_format": "xml"}, "QRCHECKOUT_LOG_FORMAT"),
+        (["serve"], {"stripe_secret_key": "sk_test_x"}, "QRCHECKOUT_STRIPE_WEBHOOK_SECRET"),
+        (["migrate"], {"paypal_client_id": "app"}, "QRCHECKOUT_PAYPAL_CLIENT_SECRET"),
+        (["keys", "list"], {"dynamic_ttl_seconds": "soon"}, "QRCHECKOUT_DYNAMIC_TTL_SECONDS"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_status_2(
+    tmp_path: Path, command: list[str], settings: dict[str, str], named: str
+) -> None:
+    refused = _run(tmp_path, *command, **settings)
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("qrcheckout: bad setting") and named in line, line
+    assert refused.stdout == ""
+    assert not (tmp_path / "qrcheckout.db").exists()  # nothing was started or written
+
+
+@pytest.mark.parametrize("command", [["serve"], ["migrate"]])
+def test_a_database_out_of_reach_is_one_line_and_status_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    url = "postgresql+asyncpg://shop:s3cret-pass@127.0.0.1:9/shop"
+    refused = _run(tmp_path, *command, database_url=url)
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("qrcheckout: cannot reach the database postgresql+asyncpg://shop:***@")
+    assert "s3cret-pass" not in refused.stderr + refused.stdout
+
+
+@pytest.fixture
+def serving() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The ``qrcheckout serve`` processes a test starts (with ``_serve``), stopped after it."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _serve(
+    started: list[subprocess.Popen[bytes]], tmp_path: Path, *args: str, **settings: str
+) -> tuple[str, Path, Path]:
+    port = _free_port()
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("wb") as stdout, err.open("wb") as stderr:  # the child keeps its own
+        proc = subprocess.Popen(
+            [QRCHECKOUT, "serve", "--port", str(port), *args],
+            env=_env(**settings),
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    started.append(proc)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert proc.poll() is None, err.read_text()
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout=60)
+    return url, out, err
+
+
+def _pay(url: str) -> str:
+    made = httpx.post(f"{url}/v1/tokens", json={}, timeout=30).json()
+    pay_url = httpx.get(f"{url}/t/{made['id']}", timeout=30).headers["location"]
+    assert submit_card(pay_url).status_code == 303
+    token_id: str = made["id"]
+    return token_id
+
+
+def test_serve_says_how_it_runs_and_logs_with_the_time(
+    tmp_path: Path, serving: list[subprocess.Popen[bytes]]
+) -> None:
+    url, out, err = _serve(serving, tmp_path, "--host", "0.0.0.0")
+    banner = out.read_text()
+    port = url.rsplit(":", 1)[1]
+    for said in (
+        f"qrcheckout {version('qrcheckout')}, sandbox",
+        f"shop         http://127.0.0.1:{port}/",
+        "database     sqlite+aiosqlite:///./qrcheckout.db",
+        "live status  in this process",
+        f"Stripe       sandbox at http://127.0.0.1:{port}/sandbox, secret key sk_test_",
+        f"PayPal       sandbox at http://127.0.0.1:{port}/paypal-sandbox",
+        "warning: serving on 0.0.0.0 without QRCHECKOUT_PUBLIC_URL",
+    ):
+        assert said in banner, banner
+    token_id = _pay(url)
+    wait_until(lambda: f"token {token_id} paid: $2.50 through stripe" in err.read_text(), 15)
+    wait_until(lambda: "stored and processed" in err.read_text(), 15)
+    lines = err.read_text().splitlines()
+    # Every record starts with its time (a message may go on over more lines: a migration's).
+    records = [line for line in lines if TEXT_LINE.match(line)]
+    assert len(records) > 5
+    assert not [line for line in lines if re.match(r"^(INFO|WARNING|ERROR)\b", line)], lines
+    assert any("stripe event evt_" in line and "stored and processed" in line for line in lines)
+
+
+def test_json_logs_are_one_object_a_line(
+    tmp_path: Path, serving: list[subprocess.Popen[bytes]]
+) -> None:
+    url, _, err = _serve(serving, tmp_path, log_format="json")
+    token_id = _pay(url)
+    httpx.get(f"{url}/v1/tokens/{token_id}/ws?access_token=do-not-log", timeout=10)
+    wait_until(lambda: f"token {token_id} paid" in err.read_text(), 15)
+    time.sleep(0.2)
+    records = [json.loads(line) for line in err.read_text().splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any(r["logger"] == "uvicorn.access" for r in records)
+    assert "do-not-log" not in err.read_text()
