@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI
 
+from qrcheckout import metrics
 from qrcheckout.access import api as access_api
 from qrcheckout.catalog import api as catalog_api
 from qrcheckout.checkout import api as checkout_api
@@ -23,6 +24,7 @@ from qrcheckout.connect import api as connect_api
 from qrcheckout.container import Container
 from qrcheckout.graphql.api import Endpoint as GraphQLEndpoint
 from qrcheckout.http import errors, health
+from qrcheckout.http import metrics as http_metrics
 from qrcheckout.http.cors import AllowedOrigins, DynamicCORS
 from qrcheckout.http.guards import plain_request_line
 from qrcheckout.http.headers import SecurityHeaders
@@ -207,6 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sandbox = sandbox
     app.state.paypal_sandbox = paypal_sandbox
     app.state.sandbox_api_key = sandbox_key
+    app.state.metrics_token_digest = http_metrics.token_digest(settings.metrics_token)
     errors.install(app)
     app.add_middleware(
         BodyLimit,
@@ -224,6 +227,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         framing_only=[SANDBOX_PATH, PAYPAL_SANDBOX_PATH],
     )
+    # Around everything: every answer is counted, refusals by the layers above included.
+    app.add_middleware(http_metrics.RequestMetrics)
     app.include_router(access_api.router)
     app.include_router(connect_api.router)
     app.include_router(catalog_api.router)
@@ -237,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(GraphQLEndpoint(introspection=settings.graphql_introspection).router)
     app.include_router(web_api.router)
     app.include_router(health.router)
+    app.include_router(http_metrics.router)
 
     if sandbox is not None:
         app.mount(SANDBOX_PATH, sandbox.app)
@@ -260,11 +266,18 @@ async def _running(job: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
 async def _every(
     interval: float, what: str, job: Callable[[], Awaitable[object]], *, wait_first: bool = False
 ) -> None:
+    loop = asyncio.get_running_loop()
     if wait_first:
         await asyncio.sleep(interval)
+    planned = loop.time()
     while True:
+        started = loop.time()
+        metrics.job_lag.labels(what).set(max(0.0, started - planned))
         try:
             await job()
         except Exception:
             log.exception("%s failed; trying again", what)
+        finished = loop.time()
+        metrics.job_seconds.labels(what).observe(finished - started)
+        planned = finished + interval
         await asyncio.sleep(interval)

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     bus_url: str = "memory"
     # ``text``: a line a record with its UTC time; ``json``: one JSON object a line.
     log_format: Literal["text", "json"] = "text"
+    # The bearer token Prometheus scrapes ``/metrics`` with; unset: this machine only.
+    metrics_token: str | None = Field(default=None, min_length=16, max_length=255)
     # While the bus is down, live-status watchers read the database this often instead.
     watch_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -137,6 +139,7 @@ class Settings(BaseSettings):
                 "admin_key",
                 "jwt_secret",
                 "merchant_webhook_secret",
+                "metrics_token",
             ):
                 value = getattr(self, name)
                 if value is not None and value.lower() in PLACEHOLDER_SECRETS:

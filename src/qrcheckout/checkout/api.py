@@ -91,7 +91,7 @@ class _Watch(Watch):
     """One watcher of a token: its state first, then each change, ending after a terminal
     state; an unknown token raises 404 at ``open`` and leaves nothing open."""
 
-    def __init__(self, service: CheckoutService, bus: Bus, token_id: str) -> None:
+    def __init__(self, service: CheckoutService, bus: Bus, token_id: str, transport: str) -> None:
         async def read() -> dict[str, Any]:
             return service.message(await service.get(token_id))
 
@@ -102,12 +102,13 @@ class _Watch(Watch):
             lambda state: state["status"] in TERMINAL,
             poll_seconds=service.settings.watch_poll_seconds,
             keepalive_seconds=KEEPALIVE_SECONDS,
+            transport=transport,
         )
 
 
 @router.get("/v1/tokens/{token_id}/events")
 async def token_events(token_id: str, tokens: Tokens, bus: BusDep) -> StreamingResponse:
-    watch = _Watch(tokens, bus, token_id)
+    watch = _Watch(tokens, bus, token_id, "sse")
     await watch.open()  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
@@ -129,7 +130,7 @@ async def token_events(token_id: str, tokens: Tokens, bus: BusDep) -> StreamingR
 
 @router.websocket("/v1/tokens/{token_id}/ws")
 async def token_ws(websocket: WebSocket, token_id: str, tokens: Tokens, bus: BusDep) -> None:
-    watch = _Watch(tokens, bus, token_id)
+    watch = _Watch(tokens, bus, token_id, "websocket")
     try:
         await watch.open()
     except NotFound:

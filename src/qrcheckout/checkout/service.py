@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout import metrics
 from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import PUBLIC_TOKEN, Access, Action, Grant, Resource
 from qrcheckout.access.roles import Owner
@@ -728,6 +729,7 @@ def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
 def _confirmed(token: Token, payment: Payment) -> None:
     amount = format_amount(payment.amount_total, payment.currency)
     log.info("token %s paid: %s through %s (%s)", token.id, amount, token.provider, payment.id)
+    metrics.paid(token.provider, payment.currency, payment.amount_total)
 
 
 def _end(token: Token, target: TokenStatus, code: str, message: str) -> None:

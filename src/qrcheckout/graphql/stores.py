@@ -226,6 +226,7 @@ class Tokens(Cancellable):
             lambda _: False,  # a live query lasts until the client ends it
             poll_seconds=self.services.settings.watch_poll_seconds,
             keepalive_seconds=KEEPALIVE_SECONDS,
+            transport="graphql",
         )
         await watch.open()
         async for state in watch.states():
@@ -260,6 +261,7 @@ class Tokens(Cancellable):
             poll_seconds=self.services.settings.watch_poll_seconds,
             keepalive_seconds=KEEPALIVE_SECONDS,
             reread_on=concerns,
+            transport="graphql",
         )
         await watch.open()
         async for state in watch.states():

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout import metrics
 from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.targets import resolves_privately
@@ -217,8 +218,10 @@ class Notifier:
         now = utcnow()
         if succeeded:
             values: dict[str, Any] = {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
+            metrics.deliveries.labels("delivered").inc()
         elif item.attempt >= self.max_attempts:
             values = {"status": DeliveryStatus.FAILED.value}
+            metrics.deliveries.labels("failed").inc()
             log.error(
                 "gave up delivering %s to %s after %d attempts",
                 item.event_id,
@@ -226,6 +229,7 @@ class Notifier:
                 item.attempt,
             )
         else:
+            metrics.deliveries.labels("retrying").inc()
             delay = min(self.retry_base_seconds * 2 ** (item.attempt - 1), MAX_BACKOFF_SECONDS)
             values = {"next_attempt_at": now + timedelta(seconds=delay)}
         async with self.db.transaction() as session:

@@ -9,6 +9,7 @@ import secrets
 
 from sqlalchemy import select
 
+from qrcheckout import metrics
 from qrcheckout.access.models import Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.secrets import digest
@@ -170,6 +171,7 @@ class OrderPayments:
                 currency=charge.currency,
                 taken_on=(provider, payee.account),
             )
+        metrics.paid(provider, charge.currency, charge.amount)
         if not payment.applied:
             raise _not_applied(order)
         return await self.orders.get(order_id)
@@ -208,9 +210,12 @@ class OrderPayments:
             application_fee=payee.fee(amount),
         )
         try:
-            return await self.providers.default.charge(request)
+            charged = await self.providers.default.charge(request)
         except ProviderError as exc:
             raise _provider_refusal(exc) from exc
+        if charged.status == "succeeded":
+            metrics.paid(self.providers.default.name, charged.currency, charged.amount)
+        return charged
 
     # -- refunds -----------------------------------------------------------------------------
 
@@ -263,6 +268,7 @@ class OrderPayments:
                 format_amount(result.amount, order.currency),
                 result.status.value,
             )
+            metrics.refunded(order.currency, "api", result.amount)
             await self.ledger.settle_refunds(session, outbox, order, payment)
         return refund, await self.orders.get(order_id)
 
@@ -300,6 +306,7 @@ class OrderPayments:
                 order = await load_order(session, payment.order_id, lock=True)
                 current = next(p for p in order.payments if p.id == payment.id)
                 if result is not None:
+                    metrics.refunded(order.currency, "automatic", result.amount)
                     upsert_refund(
                         order,
                         current,
@@ -348,6 +355,7 @@ class OrderPayments:
                     )
                 )
                 refund_id = result.id
+                metrics.refunded(payment.currency, "automatic", result.amount)
             except ProviderError as exc:
                 if exc.problem != ProviderProblem.ALREADY_REFUNDED:
                     log.warning("refunding session %s failed: %s", payment.id, exc.message)

@@ -456,6 +456,10 @@ class PayPalProvider:
                 "unreadable_event", f"{event.type}'s resource is not PayPal's: {exc!r}"
             ) from exc
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(_READERS)
+
     def mentions(self, event: WebhookEvent) -> Mention:
         resource = event.payload.get("resource")
         if not isinstance(resource, dict):

@@ -274,6 +274,11 @@ class PaymentProvider(Protocol):
         since no retry of the same event can read it."""
         ...
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types ``changes`` reads; any other changes nothing."""
+        ...
+
     def mentions(self, event: WebhookEvent) -> Mention:
         """The token and order ids the event's object carries (set when the payment was
         opened), read leniently: an unreadable field names nothing. Used to tell whose an

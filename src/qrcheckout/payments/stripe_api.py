@@ -248,6 +248,10 @@ class StripeProvider:
             return ()
         return (dataclasses.replace(change, account=event.account),)
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(_READERS)
+
     def mentions(self, event: WebhookEvent) -> Mention:
         obj = event.payload["data"]["object"]
         try:

@@ -9,6 +9,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from qrcheckout import metrics
 from qrcheckout.realtime.bus import RESYNC, Bus
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,12 @@ class Watch:
         poll_seconds: float = 1.0,
         keepalive_seconds: float = 15.0,
         reread_on: Callable[[State], bool] | None = None,
+        transport: str = "other",
     ) -> None:
         self.sub = bus.subscribe(topic)
+        # Counted among the live watchers (by transport) while open.
+        self._watching = metrics.watchers.labels(transport)
+        self._counted = False
         self._read = read
         self._done = done
         # Messages that are notices, not states: one it keeps means "read the record again".
@@ -49,6 +54,8 @@ class Watch:
     async def open(self) -> None:
         """Subscribe and read the record; whatever ``read`` raises leaves nothing open."""
         await self.sub.__aenter__()
+        self._watching.inc()
+        self._counted = True
         try:
             self.current = await self._read()
         except BaseException:
@@ -56,6 +63,9 @@ class Watch:
             raise
 
     async def close(self) -> None:
+        if self._counted:
+            self._counted = False
+            self._watching.dec()
         await self.sub.__aexit__(None, None, None)
 
     async def states(self) -> AsyncIterator[State]:

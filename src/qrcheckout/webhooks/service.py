@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qrcheckout import metrics
 from qrcheckout.access.roles import Owner
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import DomainError, Malformed, RetryLater
@@ -42,6 +43,8 @@ Handler = Callable[[AsyncSession, Outbox, Any], Awaitable[Owner | None]]
 # A follow-up acts on a change once the event's transaction has committed (a provider call).
 FollowUp = Callable[[Any], Awaitable[object]]
 
+# The type label of a delivery refused (or not checked) before its event could be read.
+UNVERIFIED = "unverified"
 # A stored event still unsettled this long after it arrived was cut off by a stop or a crash.
 REPLAY_AFTER_SECONDS = 5
 REPLAY_BATCH = 100
@@ -79,11 +82,25 @@ class WebhookIntake:
         try:
             event = await self.provider.verify_webhook(payload, headers)
         except WebhookRejected as exc:
+            self._count(UNVERIFIED, "rejected")
             raise Malformed(exc.code, exc.message) from exc
         except ProviderError as exc:  # the check could not run: the provider retries
+            self._count(UNVERIFIED, "error")
             raise RetryLater("webhook_unverified", exc.message) from exc
         await self._store(event, payload)
-        return await self._process(event)
+        try:
+            receipt = await self._process(event)
+        except RetryLater:
+            self._count(event.type, "error")
+            raise
+        self._count(event.type, "duplicate" if receipt.duplicate else receipt.status.value)
+        return receipt
+
+    def _count(self, event_type: str, outcome: str) -> None:
+        # Only the types this provider reads are labels: any other string would be a new series.
+        readable = event_type == UNVERIFIED or event_type in self.provider.event_types
+        known = event_type if readable else "other"
+        metrics.webhook_events.labels(self.channel, known, outcome).inc()
 
     async def apply(self, change: Any) -> None:
         """Apply one change this provider reported another way than by webhook (the answer to

@@ -1,0 +1,119 @@
+"""``/metrics`` in Prometheus' format: the counters an operator watches move with what the
+service does (a request, a payment, its event, a refund, a watcher), and only whoever may read
+them does."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ServerFactory
+from tests.support.auth import bearer
+from tests.support.flows import create_token, pay_page, submit_card, wait_status
+from tests.support.orders import create_order, pay_order, refunded, start
+from tests.support.server import RunningServer, wait_until
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def _samples(server: RunningServer, **headers: str) -> Samples:
+    answer = server.client.get("/metrics", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+def _value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_a_payment_moves_the_counters(server: RunningServer) -> None:
+    before = _samples(server)
+    made = create_token(server)
+    submit_card(pay_page(server, made["id"]))
+    wait_status(server, made["id"], "success")
+    after = _samples(server)
+
+    def moved(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert moved("qrcheckout_payments_total", provider="stripe", currency="usd") == 1
+    assert moved("qrcheckout_payments_amount_total", provider="stripe", currency="usd") == 500
+    event = {"provider": "stripe", "type": "checkout.session.completed", "outcome": "processed"}
+    assert moved("qrcheckout_webhook_events_total", **event) == 1
+    created = {"method": "POST", "route": "/v1/tokens", "status": "201"}
+    assert moved("qrcheckout_http_requests_total", **created) == 1
+    # Routes are their templates, never the ids in a path.
+    assert not [k for k in after if any(made["id"] in value for _, value in k[1])]
+    timed = {"method": "POST", "route": "/v1/tokens", "le": "+Inf"}
+    assert moved("qrcheckout_http_request_duration_seconds_bucket", **timed) == 1
+    assert ("qrcheckout_job_lag_seconds", frozenset({("job", "expiring tokens")})) in after
+
+
+def test_refunds_and_unsigned_events_are_counted(make_server: ServerFactory) -> None:
+    server = start(make_server)
+    order = pay_order(server, create_order(server, ("espresso", 2)))
+    before = _samples(server)
+    refunded(server, order["id"], 100)
+    forged = server.client.post("/v1/webhooks/stripe", content=b"{}")
+    assert forged.status_code == 400
+    after = _samples(server)
+    refunds = {"currency": "usd", "source": "api"}
+    assert (
+        _value(after, "qrcheckout_refunds_total", **refunds)
+        - _value(before, "qrcheckout_refunds_total", **refunds)
+        == 1
+    )
+    rejected = {"provider": "stripe", "type": "unverified", "outcome": "rejected"}
+    assert (
+        _value(after, "qrcheckout_webhook_events_total", **rejected)
+        - _value(before, "qrcheckout_webhook_events_total", **rejected)
+        == 1
+    )
+
+
+def _watching(server: RunningServer, transport: str) -> float:
+    return _value(_samples(server), "qrcheckout_live_watchers", transport=transport)
+
+
+def test_live_watchers_are_counted_while_connected(server: RunningServer) -> None:
+    made = create_token(server)
+    base = _watching(server, "sse")
+    opened, leave = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        with (
+            httpx.Client(base_url=server.url, timeout=30) as client,
+            client.stream("GET", f"/v1/tokens/{made['id']}/events") as stream,
+        ):
+            lines: Iterator[str] = stream.iter_lines()
+            next(lines)
+            opened.set()
+            leave.wait(10)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert opened.wait(10)
+        wait_until(lambda: _watching(server, "sse") == base + 1)
+    finally:
+        leave.set()
+        watcher.join(10)
+    wait_until(lambda: _watching(server, "sse") == base)
+
+
+def test_with_a_token_only_its_bearer_reads_them(make_server: ServerFactory) -> None:
+    token = "metrics-token-0123456789abcdef"
+    server = start(make_server, metrics_token=token)
+    for headers in ({}, bearer("metrics-token-wrong-0123456789")):
+        refused = server.client.get("/metrics", headers=headers)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "invalid_credentials"
+    assert "qrcheckout_http_requests_total" in str(_samples(server, **bearer(token)))
