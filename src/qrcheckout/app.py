@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from qrcheckout.config import Settings
 from qrcheckout.connect import api as connect_api
 from qrcheckout.container import Container
 from qrcheckout.graphql.api import Endpoint as GraphQLEndpoint
-from qrcheckout.http import errors, health
+from qrcheckout.http import docs, errors, health
 from qrcheckout.http import metrics as http_metrics
 from qrcheckout.http.cors import AllowedOrigins, DynamicCORS
 from qrcheckout.http.guards import plain_request_line
@@ -202,8 +203,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="qrcheckout",
-        version="0.1.0",
+        version=version("qrcheckout"),
         lifespan=lifespan,
+        # Served from the package's own copies of Swagger UI and ReDoc (http/docs.py).
+        docs_url=None,
+        redoc_url=None,
         dependencies=[Depends(plain_request_line)],
     )
     app.state.sandbox = sandbox
@@ -222,9 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost, so that every answer (a refused preflight, a 413) carries them.
     app.add_middleware(
         SecurityHeaders,
-        docs_paths=[
-            p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
-        ],
+        docs_paths=[docs.DOCS_PATH, docs.REDOC_PATH],
         framing_only=[SANDBOX_PATH, PAYPAL_SANDBOX_PATH],
     )
     # Around everything: every answer is counted, refusals by the layers above included.
@@ -243,6 +245,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_api.router)
     app.include_router(health.router)
     app.include_router(http_metrics.router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_PATH, docs.ASSETS)
 
     if sandbox is not None:
         app.mount(SANDBOX_PATH, sandbox.app)
