@@ -24,7 +24,7 @@ from qrcheckout.config import Settings
 from qrcheckout.connect import api as connect_api
 from qrcheckout.container import Container
 from qrcheckout.graphql.api import Endpoint as GraphQLEndpoint
-from qrcheckout.http import docs, errors, health
+from qrcheckout.http import docs, errors, health, openapi
 from qrcheckout.http import metrics as http_metrics
 from qrcheckout.http.cors import AllowedOrigins, DynamicCORS
 from qrcheckout.http.guards import plain_request_line
@@ -215,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sandbox_api_key = sandbox_key
     app.state.metrics_token_digest = http_metrics.token_digest(settings.metrics_token)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
