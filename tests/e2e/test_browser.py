@@ -133,6 +133,14 @@ def expect_thank_you(phone: Page, token_id: str) -> None:
     expect(phone.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Thank you"))
 
 
+def order_in_shop(desktop: Page) -> str:
+    """The desktop, its cart filled in the demo shop (and how to pay picked, if it did), orders
+    and lands on the QR page; the token's id."""
+    desktop.get_by_role("button", name="Pay with your phone").click()
+    desktop.wait_for_url(re.compile(r"/checkout/[^/]+$"))
+    return token_id_of(desktop)
+
+
 def test_phone_pays_and_desktop_turns_paid_live(
     server: RunningServer, desktop: Page, phone: Page, tmp_path: Path
 ) -> None:
@@ -142,9 +150,7 @@ def test_phone_pays_and_desktop_turns_paid_live(
     # 1. The desktop orders two espressos in the demo shop and gets the QR page.
     desktop.goto(f"{server.url}/")
     desktop.locator("#qty_espresso").fill("2")
-    desktop.get_by_role("button", name="Pay with your phone").click()
-    desktop.wait_for_url(re.compile(r"/checkout/[^/]+$"))
-    token_id = token_id_of(desktop)
+    token_id = order_in_shop(desktop)
     expect(desktop.locator(".qr svg")).to_be_visible()
     expect(desktop.locator(".amount")).to_have_text("$5.00")
     expect(desktop.locator(".pay")).to_contain_text("2 × Espresso")
@@ -255,9 +261,7 @@ def test_phone_approves_with_paypal_and_desktop_turns_paid_live(
     expect(desktop.get_by_label("Card")).to_be_checked()
     desktop.get_by_label("PayPal").check()
     shoot(desktop, tmp_path, "desktop-shop-paypal.png")
-    desktop.get_by_role("button", name="Pay with your phone").click()
-    desktop.wait_for_url(re.compile(r"/checkout/[^/]+$"))
-    token_id = token_id_of(desktop)
+    token_id = order_in_shop(desktop)
     expect(desktop.locator(".qr svg")).to_be_visible()
     status = desktop.locator("#status")
     expect(status).to_have_text(WAITING)

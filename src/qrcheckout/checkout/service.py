@@ -7,9 +7,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -595,15 +593,12 @@ class CheckoutService:
             or token.status != TokenStatus.INPROGRESS
         ):
             return None
-        result = await self.providers.of(provider_name).complete_checkout_session(
+        provider = self.providers.of(provider_name)
+        result = await provider.complete_checkout_session(
             session_id, f"qrcheckout-complete-{session_id}", payment.account_id
         )
         outcome = _outcome(
-            result,
-            token.id,
-            provider_name,
-            payment.account_id,
-            asked=self.providers.of(provider_name).needs_completion,
+            result, token.id, provider_name, payment.account_id, asked=provider.needs_completion
         )
         if self.settle is not None and outcome is not None:
             await self.settle(outcome)
@@ -633,58 +628,11 @@ def _outcome(
     return None
 
 
-class ReceiptState(StrEnum):
-    PAID = "paid"
-    WAITING = "waiting"  # the buyer is back; the payment is not confirmed yet
-    FAILED = "failed"
-    ENDED = "ended"  # expired or cancelled before it was paid
-    GIVEN_BACK = "given_back"  # paid after it ended (or the wrong amount): refunded
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """What the buyer's page after paying says: the token, and the session that paid."""
-
-    state: ReceiptState
-    token: Token
-    paid: Payment | None = None
-
-
-def receipt_of(token: Token, session_id: str | None) -> Receipt:
-    """The buyer's receipt: the session they name (a static token takes many), else the
-    token's own outcome."""
-    named = next((p for p in token.payments if p.id == session_id), None)
-    if named is not None and named.problem is not None and named.status in _MONEY_TAKEN:
-        return Receipt(ReceiptState.GIVEN_BACK, token, named)
-    if named is not None and named.status == TokenPaymentStatus.PAID:
-        return Receipt(ReceiptState.PAID, token, named)
-    if token.kind != TokenKind.STATIC and token.status == TokenStatus.SUCCESS:
-        paid = next(
-            (
-                p
-                for p in token.payments
-                if p.status == TokenPaymentStatus.PAID and p.problem is None
-            ),
-            None,
-        )
-        return Receipt(ReceiptState.PAID, token, paid)
-    if named is not None and named.status in _NOT_PAID:
-        return Receipt(ReceiptState.FAILED, token, named)
-    if token.status == TokenStatus.INPROGRESS:
-        return Receipt(ReceiptState.WAITING, token, named)
-    if token.status == TokenStatus.FAILED:
-        return Receipt(ReceiptState.FAILED, token, named)
-    return Receipt(ReceiptState.ENDED, token, named)
-
-
 # A provider session that may still take the buyer's money, and one waiting to be completed.
 _UNDER_WAY = frozenset(
     {TokenPaymentStatus.OPEN, TokenPaymentStatus.APPROVED, TokenPaymentStatus.PROCESSING}
 )
 _COMPLETABLE = frozenset({TokenPaymentStatus.OPEN, TokenPaymentStatus.APPROVED})
-# A session whose money the provider took, and one that ended without taking any.
-_MONEY_TAKEN = frozenset({TokenPaymentStatus.PAID, TokenPaymentStatus.REJECTED})
-_NOT_PAID = frozenset({TokenPaymentStatus.FAILED, TokenPaymentStatus.EXPIRED})
 # (provider, session id, linked account) of a session to close.
 OpenSession = tuple[str, str, str | None]
 

@@ -458,7 +458,7 @@ class PayPalProvider:
 
     @property
     def event_types(self) -> frozenset[str]:
-        return frozenset(_READERS)
+        return _EVENT_TYPES
 
     def mentions(self, event: WebhookEvent) -> Mention:
         resource = event.payload.get("resource")
@@ -597,6 +597,7 @@ _READERS: dict[str, Callable[[dict[str, Any]], ProviderEvent]] = {
     "PAYMENT.CAPTURE.DENIED": _capture_change,
     "PAYMENT.CAPTURE.REFUNDED": _refunded,
 }
+_EVENT_TYPES = frozenset(_READERS)
 
 
 def _object_id(value: Any) -> str:

@@ -250,7 +250,7 @@ class StripeProvider:
 
     @property
     def event_types(self) -> frozenset[str]:
-        return frozenset(_READERS)
+        return _EVENT_TYPES
 
     def mentions(self, event: WebhookEvent) -> Mention:
         obj = event.payload["data"]["object"]
@@ -565,3 +565,4 @@ _READERS: dict[str, Callable[[str, dict[str, Any]], ProviderEvent | None]] = {
     "refund.updated": _refund_changed,
     "charge.refund.updated": _refund_changed,
 }
+_EVENT_TYPES = frozenset(_READERS)

@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
 from qrcheckout.access.permissions import PUBLIC_TOKEN, Access
 from qrcheckout.checkout import qr
+from qrcheckout.checkout.receipts import ReceiptState, receipt_of
 from qrcheckout.checkout.schemas import TokenCreate
-from qrcheckout.checkout.service import CheckoutService, ReceiptState, receipt_of
+from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.connect.service import CALLBACK_PATH
 from qrcheckout.errors import DomainError, RateLimited
 from qrcheckout.http.deps import (

@@ -105,7 +105,7 @@ class WebhookIntake:
     async def apply(self, change: Any) -> None:
         """Apply one change this provider reported another way than by webhook (the answer to
         a call), through the same handlers, in one transaction."""
-        change = dataclasses.replace(change, provider=self.provider.name)
+        change = self._stamped(change)
         async with self.units() as (session, outbox):
             for handler in self.handlers.get(type(change), ()):
                 await handler(session, outbox, change)
@@ -241,10 +241,12 @@ class WebhookIntake:
         return (StoredEvent.provider == self.channel) & (StoredEvent.id == event_id)
 
     def _changes(self, event: WebhookEvent) -> list[Any]:
-        """The event's changes, each stamped with the provider it came from: a handler touches
-        only rows of that provider's."""
-        name = self.provider.name
-        return [dataclasses.replace(c, provider=name) for c in self.provider.changes(event)]
+        return [self._stamped(c) for c in self.provider.changes(event)]
+
+    def _stamped(self, change: Any) -> Any:
+        """The change stamped with the provider it came from: a handler touches only rows of
+        that provider's."""
+        return dataclasses.replace(change, provider=self.provider.name)
 
     async def _record_failure(self, event_id: str, error: str) -> None:
         async with self.db.transaction() as session:
