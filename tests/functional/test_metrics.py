@@ -71,6 +71,10 @@ def test_refunds_and_unsigned_events_are_counted(make_server: ServerFactory) -> 
         - _value(before, "qrcheckout_refunds_total", **refunds)
         == 1
     )
+    # The mounted sandbox's routes keep their prefix: not counted as the service's own.
+    assert server.client.post("/sandbox/v1/tokens").status_code == 401
+    sandbox = {"method": "POST", "route": "/sandbox/v1/tokens", "status": "401"}
+    assert _value(_samples(server), "qrcheckout_http_requests_total", **sandbox) >= 1
     rejected = {"provider": "stripe", "type": "unverified", "outcome": "rejected"}
     assert (
         _value(after, "qrcheckout_webhook_events_total", **rejected)

@@ -33,28 +33,33 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        root = scope.get("root_path", "")
         status = 500  # an exception before any answer is answered 500 by the server
+        took: float | None = None
 
         async def timed(message: Message) -> None:
-            nonlocal status
+            nonlocal status, took
             if message["type"] == "http.response.start":
-                status = message["status"]
-                metrics.request_seconds.labels(scope["method"], _route(scope)).observe(
-                    time.perf_counter() - started
-                )
+                status, took = message["status"], time.perf_counter() - started
             await send(message)
 
         try:
             await self.app(scope, receive, timed)
         finally:
-            metrics.requests.labels(scope["method"], _route(scope), str(status)).inc()
+            method, route = scope["method"], _route(scope, root)
+            metrics.requests.labels(method, route, str(status)).inc()
+            if took is not None:
+                metrics.request_seconds.labels(method, route).observe(took)
 
 
-def _route(scope: Scope) -> str:
-    """The matched route's path template (never the path itself: ids would be labels)."""
+def _route(scope: Scope, root: str) -> str:
+    """The matched route's path template (never the path itself: ids would be labels), with
+    the prefix of the app mounted around it (``/sandbox``) that routing added to the root."""
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    if not isinstance(path, str):
+        return "unmatched"
+    return str(scope.get("root_path", ""))[len(root) :] + path
 
 
 @router.get("/metrics")
