@@ -31,6 +31,7 @@ from tests.support.orders import (
     wait_order,
     wait_order_status,
 )
+from tests.support.server import wait_until
 
 ORDER_FIELDS = {
     "id",
@@ -432,7 +433,9 @@ def test_money_arriving_after_expiry_is_refunded_automatically(make_server: Any)
     expired = wait_order_status(server, order["id"], "expired", timeout=10)
     assert expired["payments"] == [] and expired["amount_paid"] == 0
 
-    # The page the customer still holds was closed with the order.
+    # The page the customer still holds was closed with the order (right after its commit).
+    session_id = order["payment_url"].rsplit("/", 1)[1]
+    wait_until(lambda: server.sandbox.object(session_id)["status"] == "expired", 10)
     late = submit_card(order["payment_url"])
     assert late.status_code == 409, late.text
     # A payment that was already under way lands anyway: Stripe reports it after the expiry.
