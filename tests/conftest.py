@@ -17,7 +17,7 @@ import pytest
 from qrcheckout import migrations
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
-from tests.support import sdk
+from tests.support import dashboard, sdk
 from tests.support.node import node_or_skip
 from tests.support.server import RunningServer, free_socket
 
@@ -147,6 +147,7 @@ def node() -> str:
 def _close_sdk_clients() -> Iterator[None]:
     yield
     sdk.close_all()
+    dashboard.close_all()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

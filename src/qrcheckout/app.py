@@ -23,6 +23,7 @@ from qrcheckout.checkout import sessions_api
 from qrcheckout.config import Settings
 from qrcheckout.connect import api as connect_api
 from qrcheckout.container import Container
+from qrcheckout.dashboard import api as dashboard_api
 from qrcheckout.graphql.api import Endpoint as GraphQLEndpoint
 from qrcheckout.http import docs, errors, health, openapi
 from qrcheckout.http import metrics as http_metrics
@@ -244,6 +245,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications_api.router)
     app.include_router(GraphQLEndpoint(introspection=settings.graphql_introspection).router)
     app.include_router(web_api.router)
+    app.include_router(dashboard_api.router)
     app.include_router(health.router)
     app.include_router(http_metrics.router)
     app.include_router(docs.router)

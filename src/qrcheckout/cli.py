@@ -1,4 +1,4 @@
-"""``qrcheckout serve | sandbox [--provider paypal] | migrate | keys``, and ``--version``."""
+"""``qrcheckout serve | sandbox [--provider paypal] | migrate | keys | staff``, ``--version``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,10 +18,14 @@ from sqlalchemy.engine import make_url
 
 from qrcheckout import logs, migrations
 from qrcheckout.access.models import DEFAULT_MERCHANT
+from qrcheckout.access.permissions import Access
+from qrcheckout.access.roles import Principal, Role
 from qrcheckout.access.service import Merchants
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
 from qrcheckout.errors import DomainError
+from qrcheckout.staff.paths import DASHBOARD_PATH, INVITE_PATH, SIGN_IN_PATH
+from qrcheckout.staff.service import INVITE_LIFETIME, Staff, StaffRole
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("key_id")
     revoke.add_argument("--merchant", default=DEFAULT_MERCHANT)
     revoke.add_argument("--platform", action="store_true")
+    staff = commands.add_parser("staff", help="invite or list the back office's staff")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True)
+    invite = staff_commands.add_parser(
+        "add", help="invite someone to the back office: prints the link that sets their password"
+    )
+    invite.add_argument("email")
+    invite.add_argument("--merchant", default=DEFAULT_MERCHANT, help="whose staff (default)")
+    invite.add_argument(
+        "--role",
+        choices=[role.value for role in StaffRole],
+        default=StaffRole.OWNER.value,
+        help="owner (everything, settings and staff too; the default) or staff",
+    )
+    invite.add_argument("--name", default="")
+    invite.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="set the password read from standard input instead of printing a link",
+    )
+    members = staff_commands.add_parser("list", help="a merchant's staff")
+    members.add_argument("--merchant", default=DEFAULT_MERCHANT)
     args = parser.parse_args(argv)
 
     unreachable_public_url = False
@@ -89,7 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         print("database is up to date")
         return 0
     if args.command == "keys":
-        return asyncio.run(_keys(settings, args))
+        return asyncio.run(_run(settings, lambda db: _keys(db, args)))
+    if args.command == "staff":
+        password = None
+        if args.staff_command == "add" and args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        return asyncio.run(_run(settings, lambda db: _staff(settings, db, args, password)))
     return 2
 
 
@@ -158,6 +189,7 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
     lines = [
         f"qrcheckout {VERSION}, {mode}",
         f"  shop         {base}/",
+        f"  back office  {base}{DASHBOARD_PATH} (qrcheckout staff add EMAIL invites its owner)",
         f"  API docs     {base}/docs",
         f"  database     {_shown(settings.database_url)}",
         f"  live status  {bus}",
@@ -181,32 +213,67 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
     return 0
 
 
-async def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    """Keys are managed on the database itself: whoever runs this runs the service."""
+async def _run(settings: Settings, command: Callable[[Database], Awaitable[None]]) -> int:
+    """An account command, run on the database itself: whoever runs this runs the service."""
     db = Database(settings.database_url)
     try:
         await migrations.upgrade(db)
-        merchants = Merchants(db)
-        await merchants.ensure_default(settings.business_name, settings.api_key, settings.admin_key)
-        merchant_id = None if args.platform else args.merchant
-        if args.keys_command == "create":
-            made = await merchants.create_key(merchant_id, args.name)
-            print(f"{made.key.id}  {made.secret}")
-            print("The secret is shown this once: keep it now.", file=sys.stderr)
-        elif args.keys_command == "list":
-            for key in await merchants.keys(merchant_id):
-                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-                used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
-                print(f"{key.id}  ...{key.last4}  {state:18}  used {used:16}  {key.name}")
-        else:
-            key = await merchants.revoke_key(merchant_id, args.key_id)
-            print(f"{key.id} revoked")
+        await Merchants(db).ensure_default(
+            settings.business_name, settings.api_key, settings.admin_key
+        )
+        await command(db)
     except DomainError as exc:
         print(f"qrcheckout: {exc.message}", file=sys.stderr)
         return 1
     finally:
         await db.dispose()
     return 0
+
+
+async def _keys(db: Database, args: argparse.Namespace) -> None:
+    merchants = Merchants(db)
+    merchant_id = None if args.platform else args.merchant
+    if args.keys_command == "create":
+        made = await merchants.create_key(merchant_id, args.name)
+        print(f"{made.key.id}  {made.secret}")
+        print("The secret is shown this once: keep it now.", file=sys.stderr)
+    elif args.keys_command == "list":
+        for key in await merchants.keys(merchant_id):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            print(f"{key.id}  ...{key.last4}  {state:18}  used {used:16}  {key.name}")
+    else:
+        key = await merchants.revoke_key(merchant_id, args.key_id)
+        print(f"{key.id} revoked")
+
+
+async def _staff(
+    settings: Settings, db: Database, args: argparse.Namespace, password: str | None
+) -> None:
+    staff = Staff(db)
+    if args.staff_command == "list":
+        for member in await staff.members(Access(_owner_of(args.merchant))):
+            state = "active" if member.password_hash else "invited"
+            print(f"{member.id}  {member.role:6}  {state:8}  {member.email}  {member.name}")
+        return
+    made = await staff.invite(args.merchant, args.email, StaffRole(args.role), args.name)
+    sign_in = f"{settings.public_url}{SIGN_IN_PATH}" + (
+        "" if args.merchant == DEFAULT_MERCHANT else f"?merchant={args.merchant}"
+    )
+    if password is not None:
+        await staff.accept(made.code, password)
+        print(f"{made.member_id}  {made.email} can sign in at {sign_in}")
+        return
+    print(f"{made.member_id}  {settings.public_url}{INVITE_PATH}/{made.code}")
+    print(
+        f"Send this link to {made.email}: it sets their password once, within "
+        f"{INVITE_LIFETIME.days} days; then they sign in at {sign_in}.",
+        file=sys.stderr,
+    )
+
+
+def _owner_of(merchant_id: str) -> Principal:
+    return Principal(Role.OWNER, shop=merchant_id, merchant_id=merchant_id)
 
 
 def _sandbox(

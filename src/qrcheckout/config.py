@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     rate_limit_sessions: RateLimitText = "60/minute"
     # Refused credentials (API keys, JWTs); past it even a good one waits.
     rate_limit_auth_failures: RateLimitText = "20/minute"
+    # Wrong passwords at the back office's sign-in, per account; past it even the right one waits.
+    rate_limit_sign_in: RateLimitText = "5 per 15 minutes"
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> Settings:

@@ -23,6 +23,7 @@ from qrcheckout.payments import events
 from qrcheckout.payments.providers import Providers
 from qrcheckout.ratelimit import RateLimiter
 from qrcheckout.realtime.bus import Bus, create_bus
+from qrcheckout.staff.service import Staff
 from qrcheckout.unit import UnitOfWork
 from qrcheckout.webhooks.service import WebhookIntake
 
@@ -37,6 +38,7 @@ class Container:
     providers: Providers
     jwt: JWTVerifier
     merchants: Merchants
+    staff: Staff
     links: Links
     units: UnitOfWork
     catalog: Catalog
@@ -93,6 +95,7 @@ class Container:
             providers=providers,
             jwt=JWTVerifier(settings),
             merchants=merchants,
+            staff=Staff(db),
             links=links,
             units=units,
             catalog=catalog,
@@ -143,6 +146,7 @@ class Container:
             ("completing approved payments", self.tokens.complete_approved),
             ("refunding", self.order_payments.refund_unapplied),
             ("refunding late token payments", self.order_payments.refund_late_token_payments),
+            ("forgetting ended back-office sessions", self.staff.forget_expired),
             *(
                 (f"replaying {name} events", intake.replay_stored)
                 for name, intake in self.webhooks.items()

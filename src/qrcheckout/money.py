@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 # Stripe's zero-decimal currencies: amounts are whole units (500 JPY is 500).
 ZERO_DECIMAL = frozenset(
     [
@@ -52,6 +54,24 @@ def decimals(currency: str) -> int:
     if code in ZERO_DECIMAL:
         return 0
     return 3 if code in THREE_DECIMAL else 2
+
+
+def plain_amount(amount: int, currency: str) -> str:
+    """Minor units as a plain decimal, for files and forms: ``plain_amount(1050, "usd") ==
+    "10.50"``."""
+    return f"{Decimal(amount).scaleb(-decimals(currency)):f}"
+
+
+def minor_units(text: object, currency: str) -> int | None:
+    """A decimal amount as minor units (``minor_units("10.5", "usd") == 1050``); None for
+    anything that is not a non-negative amount exact in the currency."""
+    try:
+        exact = Decimal(str(text).strip()).scaleb(decimals(currency))
+    except InvalidOperation:
+        return None
+    if not exact.is_finite() or exact != exact.to_integral_value() or exact < 0:
+        return None
+    return int(exact)
 
 
 def format_amount(amount: int, currency: str) -> str:

@@ -41,6 +41,7 @@ class Rule(StrEnum):
     SCANS_PER_IP = "scans_per_ip"
     SESSIONS = "sessions"
     AUTH_FAILURES = "auth_failures"
+    SIGN_IN = "sign_in"
 
 
 _TOO_MANY: dict[str, str] = {
@@ -49,6 +50,7 @@ _TOO_MANY: dict[str, str] = {
     Rule.SCANS_PER_IP: "Too many checkouts were opened from this address",
     Rule.SESSIONS: "Too many checkout sessions were requested from this address",
     Rule.AUTH_FAILURES: "Too many refused credentials came from this address",
+    Rule.SIGN_IN: "Too many wrong passwords were tried for this account",
 }
 
 
@@ -104,18 +106,17 @@ class RateLimiter:
             if not await self._guarded(self.window.hit(item, rule, key)):
                 raise await self._refusal(rule, item, key)
 
-    async def check_failures(self, client: str) -> None:
-        """RateLimited when ``client`` had too many credentials refused lately: checked before
-        a credential is, so that guessing stops even with a right guess."""
-        rule = Rule.AUTH_FAILURES
+    async def check_failures(self, key: str, rule: Rule = Rule.AUTH_FAILURES) -> None:
+        """RateLimited when ``key`` (a client, an account) had too many credentials refused
+        lately: checked before a credential is, so that guessing stops even with a right guess."""
         for item in self.rules.get(rule, ()):
-            if not await self._guarded(self.window.test(item, rule, client)):
-                raise await self._refusal(rule, item, client)
+            if not await self._guarded(self.window.test(item, rule, key)):
+                raise await self._refusal(rule, item, key)
 
-    async def failed(self, client: str) -> None:
-        """Count one refused credential from ``client``."""
-        for item in self.rules.get(Rule.AUTH_FAILURES, ()):
-            await self._guarded(self.window.hit(item, Rule.AUTH_FAILURES, client))
+    async def failed(self, key: str, rule: Rule = Rule.AUTH_FAILURES) -> None:
+        """Count one refused credential from ``key``."""
+        for item in self.rules.get(rule, ()):
+            await self._guarded(self.window.hit(item, rule, key))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -173,3 +173,41 @@ def test_json_logs_are_one_object_a_line(
     assert {"time", "level", "logger", "message"} <= set(records[0])
     assert any(r["logger"] == "uvicorn.access" for r in records)
     assert "do-not-log" not in err.read_text()
+
+
+def test_staff_add_invites_the_owner_and_staff_list_shows_them(tmp_path: Path) -> None:
+    settings = {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"}
+    invited = _run(tmp_path, "staff", "add", "Owner@Example.com", **settings)
+    assert invited.returncode == 0, invited.stderr
+    member_id, link = invited.stdout.split()
+    assert member_id.startswith("stf_")
+    assert re.fullmatch(r"http://127\.0\.0\.1:8000/dashboard/invite/inv_[\w-]{32}", link)
+    assert "owner@example.com" in invited.stderr and "7 days" in invited.stderr
+    direct = subprocess.run(
+        [QRCHECKOUT, "staff", "add", "till@example.com", "--role", "staff", "--password-stdin"],
+        env=_env(**settings),
+        cwd=tmp_path,
+        input="correct horse battery\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert direct.returncode == 0, direct.stderr
+    assert "can sign in at http://127.0.0.1:8000/dashboard/sign-in" in direct.stdout
+    listed = _run(tmp_path, "staff", "list", **settings)
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert re.search(r"owner +invited +owner@example\.com", lines[0])
+    assert re.search(r"staff +active +till@example\.com", lines[1])
+    # Once accepted, the account is not invited again.
+    again = _run(tmp_path, "staff", "add", "till@example.com", **settings)
+    assert (again.returncode, again.stdout) == (1, "")
+    assert again.stderr == "qrcheckout: till@example.com already has an account here.\n"
+    for args, said in (
+        (("not-an-email",), "is not an email address"),
+        (("a@example.com", "--merchant", "nobody"), "No merchant 'nobody'"),
+    ):
+        refused = _run(tmp_path, "staff", "add", *args, **settings)
+        assert (
+            refused.returncode == 1 and said in refused.stderr and "Traceback" not in refused.stderr
+        )

@@ -30,6 +30,7 @@ class Resource(StrEnum):
     STRIPE_ACCOUNT = "stripe_account"  # a merchant's link to its own Stripe account
     PUBLISHABLE_KEY = "publishable_key"  # the key a buyer's app pays a merchant with
     PLATFORM_FEE = "platform_fee"  # what the platform takes of a merchant's payments
+    STAFF_MEMBER = "staff_member"  # a back-office account
 
 
 class Action(StrEnum):
@@ -41,6 +42,7 @@ class Action(StrEnum):
     CHARGE = "charge"
     REFUND = "refund"
     SUBSCRIBE = "subscribe"
+    REPLAY = "replay"  # process a stored event again, send a delivery again
 
 
 class Rows(StrEnum):
@@ -77,6 +79,7 @@ OWNERS: dict[Resource, Owners] = {
     Resource.STRIPE_ACCOUNT: Owners(),
     Resource.PUBLISHABLE_KEY: Owners(),
     Resource.PLATFORM_FEE: Owners(),
+    Resource.STAFF_MEMBER: Owners(),
 }
 
 
@@ -116,6 +119,61 @@ _BUYER_SHOPPING: dict[tuple[Resource, Action], tuple[Grant, ...]] = {
     (R.PUBLISHABLE_KEY, A.READ): _g(Rows.ALL),
 }
 
+_MERCHANT: dict[tuple[Resource, Action], tuple[Grant, ...]] = {
+    (R.MERCHANT, A.READ): _g(Rows.MERCHANT),
+    (R.MERCHANT, A.LIST): _g(Rows.MERCHANT),
+    (R.MERCHANT, A.UPDATE): _g(Rows.MERCHANT),
+    (R.API_KEY, A.LIST): _g(Rows.MERCHANT),
+    (R.API_KEY, A.CREATE): _g(Rows.MERCHANT),
+    (R.API_KEY, A.CANCEL): _g(Rows.MERCHANT),
+    (R.PRODUCT, A.LIST): _g(Rows.MERCHANT),
+    (R.PRODUCT, A.READ): _g(Rows.MERCHANT),
+    (R.PRODUCT, A.CREATE): _g(Rows.MERCHANT),
+    (R.PRODUCT, A.UPDATE): _g(Rows.MERCHANT),
+    (R.TOKEN, A.CREATE): _g(Rows.MERCHANT),
+    (R.TOKEN, A.READ): _g(Rows.MERCHANT, PUBLIC_TOKEN),
+    (R.TOKEN, A.SUBSCRIBE): _g(Rows.MERCHANT, PUBLIC_TOKEN),
+    (R.TOKEN, A.LIST): _g(Rows.MERCHANT),
+    (R.TOKEN, A.CANCEL): _g(Rows.MERCHANT, Rows.CREATOR),
+    (R.ORDER, A.CREATE): _g(Rows.MERCHANT),
+    (R.ORDER, A.READ): _g(Rows.MERCHANT, PUBLIC_ORDER),
+    (R.ORDER, A.SUBSCRIBE): _g(Rows.MERCHANT, PUBLIC_ORDER),
+    (R.ORDER, A.LIST): _g(Rows.MERCHANT),
+    (R.ORDER, A.CANCEL): _g(Rows.MERCHANT),
+    (R.ORDER, A.REFUND): _g(Rows.MERCHANT),
+    (R.EVENT, A.SUBSCRIBE): _g(Rows.MERCHANT),
+    (R.DELIVERY, A.LIST): _g(Rows.MERCHANT),
+    (R.STRIPE_ACCOUNT, A.CREATE): _g(Rows.MERCHANT),
+    (R.STRIPE_ACCOUNT, A.READ): _g(Rows.MERCHANT),
+    (R.STRIPE_ACCOUNT, A.LIST): _g(Rows.MERCHANT),
+    (R.STRIPE_ACCOUNT, A.CANCEL): _g(Rows.MERCHANT),
+    (R.PUBLISHABLE_KEY, A.READ): _g(Rows.ALL),
+    # An app's backend charges card tokens with the merchant's key (no order).
+    (R.CARD_CHARGE, A.CREATE): _g(Rows.ALL),
+}
+
+# The back office: staff see and run the shop (sales, refunds, catalog, the webhook log); its
+# owner also keeps its settings, keys, linked account and staff.
+_STAFF: dict[tuple[Resource, Action], tuple[Grant, ...]] = {
+    **{
+        grant: rows
+        for grant, rows in _MERCHANT.items()
+        if grant[0] not in (R.API_KEY, R.STRIPE_ACCOUNT, R.CARD_CHARGE)
+        and grant != (R.MERCHANT, A.UPDATE)
+    },
+    (R.EVENT, A.LIST): _g(Rows.MERCHANT),
+    (R.EVENT, A.REPLAY): _g(Rows.MERCHANT),
+    (R.DELIVERY, A.REPLAY): _g(Rows.MERCHANT),
+    (R.STAFF_MEMBER, A.LIST): _g(Rows.MERCHANT),
+}
+_OWNER: dict[tuple[Resource, Action], tuple[Grant, ...]] = {
+    **{grant: rows for grant, rows in _MERCHANT.items() if grant[0] is not R.CARD_CHARGE},
+    **_STAFF,
+    (R.MERCHANT, A.UPDATE): _g(Rows.MERCHANT),
+    (R.STAFF_MEMBER, A.CREATE): _g(Rows.MERCHANT),
+    (R.STAFF_MEMBER, A.CANCEL): _g(Rows.MERCHANT),
+}
+
 PERMISSIONS: dict[Role, dict[tuple[Resource, Action], tuple[Grant, ...]]] = {
     Role.ANONYMOUS: _BUYER_SHOPPING,
     Role.USER: {
@@ -133,38 +191,9 @@ PERMISSIONS: dict[Role, dict[tuple[Resource, Action], tuple[Grant, ...]]] = {
         (R.CARD_CHARGE, A.CREATE): _g(Rows.ALL),
         (R.EVENT, A.SUBSCRIBE): _g(Rows.OWN),
     },
-    Role.MERCHANT: {
-        (R.MERCHANT, A.READ): _g(Rows.MERCHANT),
-        (R.MERCHANT, A.LIST): _g(Rows.MERCHANT),
-        (R.MERCHANT, A.UPDATE): _g(Rows.MERCHANT),
-        (R.API_KEY, A.LIST): _g(Rows.MERCHANT),
-        (R.API_KEY, A.CREATE): _g(Rows.MERCHANT),
-        (R.API_KEY, A.CANCEL): _g(Rows.MERCHANT),
-        (R.PRODUCT, A.LIST): _g(Rows.MERCHANT),
-        (R.PRODUCT, A.READ): _g(Rows.MERCHANT),
-        (R.PRODUCT, A.CREATE): _g(Rows.MERCHANT),
-        (R.PRODUCT, A.UPDATE): _g(Rows.MERCHANT),
-        (R.TOKEN, A.CREATE): _g(Rows.MERCHANT),
-        (R.TOKEN, A.READ): _g(Rows.MERCHANT, PUBLIC_TOKEN),
-        (R.TOKEN, A.SUBSCRIBE): _g(Rows.MERCHANT, PUBLIC_TOKEN),
-        (R.TOKEN, A.LIST): _g(Rows.MERCHANT),
-        (R.TOKEN, A.CANCEL): _g(Rows.MERCHANT, Rows.CREATOR),
-        (R.ORDER, A.CREATE): _g(Rows.MERCHANT),
-        (R.ORDER, A.READ): _g(Rows.MERCHANT, PUBLIC_ORDER),
-        (R.ORDER, A.SUBSCRIBE): _g(Rows.MERCHANT, PUBLIC_ORDER),
-        (R.ORDER, A.LIST): _g(Rows.MERCHANT),
-        (R.ORDER, A.CANCEL): _g(Rows.MERCHANT),
-        (R.ORDER, A.REFUND): _g(Rows.MERCHANT),
-        (R.EVENT, A.SUBSCRIBE): _g(Rows.MERCHANT),
-        (R.DELIVERY, A.LIST): _g(Rows.MERCHANT),
-        (R.STRIPE_ACCOUNT, A.CREATE): _g(Rows.MERCHANT),
-        (R.STRIPE_ACCOUNT, A.READ): _g(Rows.MERCHANT),
-        (R.STRIPE_ACCOUNT, A.LIST): _g(Rows.MERCHANT),
-        (R.STRIPE_ACCOUNT, A.CANCEL): _g(Rows.MERCHANT),
-        (R.PUBLISHABLE_KEY, A.READ): _g(Rows.ALL),
-        # An app's backend charges card tokens with the merchant's key (no order).
-        (R.CARD_CHARGE, A.CREATE): _g(Rows.ALL),
-    },
+    Role.MERCHANT: _MERCHANT,
+    Role.OWNER: _OWNER,
+    Role.STAFF: _STAFF,
     Role.ADMIN: {
         (resource, action): _g(Rows.ALL)
         for resource in Resource

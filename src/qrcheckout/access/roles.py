@@ -11,6 +11,8 @@ class Role(StrEnum):
     USER = "user"  # a buyer, signed in with a JWT
     MERCHANT = "merchant"  # a merchant's API key
     ADMIN = "admin"  # the platform's key
+    OWNER = "owner"  # a merchant's owner, signed in to the back office
+    STAFF = "staff"  # a merchant's staff member, signed in to the back office
 
 
 @dataclass(frozen=True)

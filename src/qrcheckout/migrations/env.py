@@ -10,6 +10,7 @@ import qrcheckout.checkout.models
 import qrcheckout.connect.models
 import qrcheckout.notifications.models
 import qrcheckout.orders.models
+import qrcheckout.staff.models
 import qrcheckout.webhooks.models  # noqa: F401 - registers the tables
 from qrcheckout.db import Base
 

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import httpx
@@ -107,14 +107,8 @@ def to_value(amount: int, currency: str) -> str:
 
 def from_value(value: Any, currency: str) -> int | None:
     """PayPal's decimal string as minor units; None for anything that is not one."""
-    try:
-        exact = Decimal(str(value)).scaleb(money.decimals(currency))
-    except InvalidOperation:
-        return None
-    if not exact.is_finite() or exact != exact.to_integral_value() or exact < 0:
-        return None
-    minor = int(exact)
-    return minor if minor <= 2**31 - 1 else None
+    minor = money.minor_units(value, currency)
+    return minor if minor is not None and minor <= 2**31 - 1 else None
 
 
 def _checked_currency(currency: str) -> str:

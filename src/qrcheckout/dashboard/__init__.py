@@ -1,0 +1,1 @@
+"""The merchant's back office at ``/dashboard``: server-rendered pages for its staff."""

@@ -1,0 +1,1 @@
+"""The merchant's staff: back-office accounts, their invitations and their signed-in sessions."""
