@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any, TypeGuard
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     EmailStr,
+    Field,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -91,3 +93,14 @@ AnyCaseCurrency = Annotated[str, BeforeValidator(_lowercase), AfterValidator(_kn
 
 # An email as the service keeps it: lowercased, so a buyer's rows are found however it is typed.
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
+
+
+def _https_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError("must be an https:// URL")
+    return value
+
+
+#: An image a page shows from another site: https only (the pages' CSP loads no other).
+ImageUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https_url)]

@@ -196,8 +196,10 @@ def test_the_completing_event_again_and_twenty_times_at_once_fulfils_once(
 
 
 def test_money_captured_after_the_order_expired_is_refunded(make_server: ServerFactory) -> None:
-    server = start(make_server, order_ttl_seconds=1)
+    # Long enough for its PayPal order to be opened on a busy machine (a second was not).
+    server = start(make_server, order_ttl_seconds=3)
     order = create_order(server, ("espresso", 1), payment_mode="paypal")
+    assert "token=" in order["payment_url"], order["payment_url"]
     wait_order_status(server, order["id"], "expired")
     # Approved after the order ended: the service takes nothing for it.
     approve(order["payment_url"])

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from qrcheckout.catalog.models import Product
-from qrcheckout.inputs import Currency, Input
+from qrcheckout.inputs import Currency, ImageUrl, Input
 from qrcheckout.money import MAX_AMOUNT
 
 # The most of one product a cart may hold.
@@ -17,6 +17,7 @@ COLUMNS = (
     "id",
     "name",
     "description",
+    "image_url",
     "unit_amount",
     "currency",
     "active",
@@ -35,6 +36,7 @@ class ProductOut(BaseModel):
     id: str
     name: str
     description: str
+    image_url: str | None = None
     unit_amount: int
     currency: str
     active: bool
@@ -87,6 +89,7 @@ class ProductCreate(Limits):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
+    image_url: ImageUrl | None = None
     unit_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True)
     # Unset: the merchant's default currency.
     currency: Currency | None = None
@@ -98,6 +101,8 @@ class ProductUpdate(Limits):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
+    # null: no image.
+    image_url: ImageUrl | None = None
     unit_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT, strict=True)
     currency: Currency | None = None
     active: bool | None = Field(default=None, strict=True)
@@ -106,7 +111,7 @@ class ProductUpdate(Limits):
     def _no_nulls(self) -> ProductUpdate:
         nulls = sorted(
             name
-            for name in self.model_fields_set - set(Limits.model_fields)
+            for name in self.model_fields_set - set(Limits.model_fields) - {"image_url"}
             if getattr(self, name) is None
         )
         if nulls:

@@ -113,6 +113,8 @@ async def checked_form(request: Request) -> FormData:
 
 
 Form = Annotated[FormData, Depends(checked_form)]
+#: For a form route that reads nothing of its form but must check it.
+CSRF = Depends(checked_form)
 
 
 def start_session(request: Request, response: Response, secret: str) -> None:

@@ -156,6 +156,7 @@ async def refund_order(
     access: AccessDep,
 ) -> dict[str, Any]:
     """The order's merchant refunds all that is left, or ``amount`` of it."""
+    # Refused before the body is read, when the caller may not refund it.
     access.check(Resource.ORDER, Action.REFUND, await orders.get(order_id))
     raw = await request.body()
     try:
@@ -163,7 +164,7 @@ async def refund_order(
         amount = RefundCreate.model_validate_json(raw).amount if raw.strip() else None
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    refund, order = await payments.refund(order_id, amount, key)
+    refund, order = await payments.refund(access, order_id, amount, key)
     return {
         "refund": {
             "id": refund.id,

@@ -220,10 +220,13 @@ class OrderPayments:
     # -- refunds -----------------------------------------------------------------------------
 
     async def refund(
-        self, order_id: str, amount: int | None, idempotency_key: str | None
+        self, access: Access, order_id: str, amount: int | None, idempotency_key: str | None
     ) -> tuple[OrderRefund, Order]:
+        """Refund ``amount`` of what the order's payment left (all of it: None), by whoever the
+        permission table lets refund it."""
         async with self.db.sessions() as session:
             order = await load_order(session, order_id)
+            access.check(Resource.ORDER, Action.REFUND, order)
             if order.status not in REFUNDABLE:
                 raise Conflict(
                     "order_not_refundable",

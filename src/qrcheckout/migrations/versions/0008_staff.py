@@ -1,4 +1,5 @@
-"""Back-office staff: accounts per merchant (owner or staff) and their signed-in sessions
+"""Back-office staff: accounts per merchant (owner or staff) and their signed-in sessions; a
+product's image
 
 Revision ID: 0008
 Revises: 0007
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("products") as batch:
+        batch.add_column(sa.Column("image_url", sa.Text(), nullable=True))
     op.create_table(
         "staff",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -69,3 +72,5 @@ def downgrade() -> None:
     op.drop_table("staff_sessions")
     op.drop_index(op.f("ix_staff_merchant_id"), table_name="staff")
     op.drop_table("staff")
+    with op.batch_alter_table("products") as batch:
+        batch.drop_column("image_url")
