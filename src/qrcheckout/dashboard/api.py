@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from qrcheckout.dashboard import catalog_pages, order_pages, sales_pages, sign_in
+from qrcheckout.dashboard import (
+    catalog_pages,
+    order_pages,
+    sales_pages,
+    sign_in,
+    webhook_pages,
+)
 from qrcheckout.dashboard.pages import router
 
 # Imported for the routes they add to ``router``.
-PAGES = (sign_in, sales_pages, order_pages, catalog_pages)
+PAGES = (sign_in, sales_pages, order_pages, catalog_pages, webhook_pages)
 
 __all__ = ["PAGES", "router"]

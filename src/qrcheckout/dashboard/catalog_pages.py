@@ -71,9 +71,7 @@ async def save_product(
 async def archive(product_id: str, request: Request, member: StaffMember, form: Form) -> Response:
     await _own(request, member, product_id)
     active = form.get("active") == "yes"
-    await container(request).catalog.update(
-        member.access, product_id, ProductUpdate(active=active)
-    )
+    await container(request).catalog.update(member.access, product_id, ProductUpdate(active=active))
     return done(f"/catalog/{product_id}", "product_saved" if active else "product_archived")
 
 

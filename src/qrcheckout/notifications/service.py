@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ from qrcheckout.access.models import DEFAULT_MERCHANT, Merchant
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.targets import resolves_privately
 from qrcheckout.db import Database, utcnow
+from qrcheckout.errors import Conflict, NotFound
 from qrcheckout.notifications.models import Delivery, DeliveryAttempt, Notification
 from qrcheckout.notifications.states import DeliveryStatus
 from qrcheckout.signing import sign
@@ -277,6 +278,57 @@ class Notifier:
             for attempt, event_type in rows
         ]
 
+    async def deliveries(self, access: Access, limit: int) -> list[DeliveryLog]:
+        """The merchant's deliveries, newest first, each with every attempt made."""
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Delivery, Notification.type, Notification.created_at)
+                    .join(Notification, Notification.id == Delivery.notification_id)
+                    .where(access.scope(Resource.DELIVERY, Action.LIST, Notification))
+                    .order_by(Notification.created_at.desc(), Delivery.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            tried = await session.scalars(
+                select(DeliveryAttempt)
+                .where(DeliveryAttempt.delivery_id.in_([d.id for d, _, _ in rows]))
+                .order_by(DeliveryAttempt.id)
+            )
+            attempts: dict[int, list[DeliveryAttempt]] = {}
+            for attempt in tried:
+                attempts.setdefault(attempt.delivery_id, []).append(attempt)
+        return [
+            DeliveryLog(delivery, kind, created_at, attempts.get(delivery.id, []))
+            for delivery, kind, created_at in rows
+        ]
+
+    async def redeliver(self, access: Access, delivery_id: int) -> None:
+        """Send a delivery once more, now: one that failed, or one the merchant lost."""
+        async with self.db.transaction() as session:
+            found = (
+                await session.execute(
+                    select(Delivery, Notification.merchant_id)
+                    .join(Notification, Notification.id == Delivery.notification_id)
+                    .where(Delivery.id == delivery_id)
+                    .with_for_update(of=Delivery)
+                )
+            ).first()
+            if found is None or not access.allows(
+                Resource.DELIVERY, Action.REPLAY, {"merchant_id": found[1]}
+            ):
+                raise NotFound("delivery_not_found", "No such webhook delivery.")
+            delivery = found[0]
+            if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
+                raise Conflict("delivery_pending", "This delivery has not been tried yet.")
+            # One more attempt, numbered after the ones before: past the last allowed one, a
+            # failure settles it as failed again.
+            delivery.status = DeliveryStatus.PENDING.value
+            delivery.next_attempt_at = utcnow()
+            delivery.delivered_at = None
+        log.info("delivery %s of %s to be sent again", delivery_id, delivery.notification_id)
+        self.wake.set()
+
     async def run_forever(self, interval: float) -> None:
         while True:
             try:
@@ -287,6 +339,14 @@ class Notifier:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), interval)
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    delivery: Delivery
+    type: str
+    created_at: datetime
+    attempts: list[DeliveryAttempt]
 
 
 def _accepted(status_code: int | None) -> bool:

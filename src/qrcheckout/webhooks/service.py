@@ -15,9 +15,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout import metrics
+from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.access.roles import Owner
 from qrcheckout.db import Database, utcnow
-from qrcheckout.errors import DomainError, Malformed, RetryLater
+from qrcheckout.errors import Conflict, DomainError, Malformed, NotFound, RetryLater
 from qrcheckout.payments.events import Mention, WebhookEvent
 from qrcheckout.payments.provider import PaymentProvider, ProviderError, WebhookRejected
 from qrcheckout.realtime.bus import Outbox
@@ -134,6 +135,22 @@ class WebhookIntake:
                 log.warning("replaying event %s failed: %s", event_id, exc)
         return len(rows)
 
+    async def replay(self, access: Access, event_id: str) -> Receipt:
+        """Process a stored event of the caller's again, as its redelivery would: one that
+        failed (a bug since fixed, a row that was missing), or one still unsettled."""
+        async with self.db.sessions() as session:
+            stored = await session.get(StoredEvent, (self.channel, event_id))
+        if stored is None or access.allows(Resource.EVENT, Action.REPLAY, stored) is None:
+            raise NotFound("event_not_found", f"No {self.channel} event {event_id!r}.")
+        if stored.status not in (EventStatus.FAILED, EventStatus.RECEIVED):
+            raise Conflict(
+                "event_settled", f"This event was {stored.status} already; nothing to replay."
+            )
+        log.info("%s event %s replayed from the back office", self.channel, event_id)
+        receipt = await self._process(self.provider.read_webhook(stored.payload.encode("utf-8")))
+        self._count(stored.type, "duplicate" if receipt.duplicate else receipt.status.value)
+        return receipt
+
     async def _store(self, event: WebhookEvent, payload: bytes) -> None:
         insert = pg_insert if self.db.is_postgres else sqlite_insert
         statement = (
@@ -180,6 +197,7 @@ class WebhookIntake:
                     # retry of the same event can read it, so it is settled as failed, with
                     # the reason, and answered 2xx (a redelivery reads it again).
                     log.error("webhook %s (%s) cannot be read: %s", event_id, event.type, exc)
+                    named = await self._owner_of(session, event)
                     await session.execute(
                         update(StoredEvent)
                         .where(self._stored(event_id))
@@ -187,6 +205,7 @@ class WebhookIntake:
                             status=EventStatus.FAILED.value,
                             processed_at=utcnow(),
                             error=f"{exc.code}: {exc.message}"[:2000],
+                            merchant_id=named.merchant_id if named else None,
                         )
                     )
                     return Receipt(event_id, EventStatus.FAILED, False, exc.message)
@@ -195,8 +214,7 @@ class WebhookIntake:
                     for handler in self.handlers.get(type(change), ()):
                         owner = await handler(session, outbox, change) or owner
                 status = EventStatus.PROCESSED if owner else EventStatus.IGNORED
-                if owner is None and self.owner_of is not None:
-                    owner = await self.owner_of(session, self.provider.mentions(event))
+                owner = owner or await self._owner_of(session, event)
                 await session.execute(
                     update(StoredEvent)
                     .where(self._stored(event_id))
@@ -224,7 +242,7 @@ class WebhookIntake:
             raise
         except Exception as exc:
             log.exception("webhook %s (%s) failed", event_id, event.type)
-            await self._record_failure(event_id, f"{type(exc).__name__}: {exc}")
+            await self._record_failure(event, f"{type(exc).__name__}: {exc}")
             raise RetryLater(
                 "webhook_processing_failed", "The event could not be processed; retry later."
             ) from exc
@@ -248,14 +266,42 @@ class WebhookIntake:
         that provider's."""
         return dataclasses.replace(change, provider=self.provider.name)
 
-    async def _record_failure(self, event_id: str, error: str) -> None:
+    async def _owner_of(self, session: AsyncSession, event: WebhookEvent) -> Owner | None:
+        """Whose rows an event names, when its handlers did not say (or failed)."""
+        if self.owner_of is None:
+            return None
+        try:
+            return await self.owner_of(session, self.provider.mentions(event))
+        except (WebhookRejected, LookupError, TypeError, ValueError):
+            log.warning("whose event %s is cannot be told", event.id, exc_info=True)
+            return None
+
+    async def _record_failure(self, event: WebhookEvent, error: str) -> None:
+        # Its merchant sees it failed in the back office, and may replay it once fixed.
+        async with self.db.sessions() as session:
+            owner = await self._owner_of(session, event)
         async with self.db.transaction() as session:
             await session.execute(
                 update(StoredEvent)
-                .where(self._stored(event_id))
+                .where(self._stored(event.id))
                 .values(
                     status=EventStatus.FAILED.value,
                     error=error[:2000],
                     attempts=StoredEvent.attempts + 1,
+                    merchant_id=owner.merchant_id if owner else None,
                 )
             )
+
+
+async def stored_events(
+    db: Database, access: Access, status: EventStatus | None, limit: int
+) -> list[StoredEvent]:
+    """Every provider's events ``access`` may list, newest first (``status`` only, if given)."""
+    query = select(StoredEvent).where(access.scope(Resource.EVENT, Action.LIST, StoredEvent))
+    if status is not None:
+        query = query.where(StoredEvent.status == status.value)
+    async with db.sessions() as session:
+        found = await session.scalars(
+            query.order_by(StoredEvent.received_at.desc(), StoredEvent.id.desc()).limit(limit)
+        )
+        return list(found)
