@@ -6,12 +6,13 @@ from qrcheckout.dashboard import (
     catalog_pages,
     order_pages,
     sales_pages,
+    settings_pages,
     sign_in,
     webhook_pages,
 )
 from qrcheckout.dashboard.pages import router
 
 # Imported for the routes they add to ``router``.
-PAGES = (sign_in, sales_pages, order_pages, catalog_pages, webhook_pages)
+PAGES = (sign_in, sales_pages, order_pages, catalog_pages, webhook_pages, settings_pages)
 
 __all__ = ["PAGES", "router"]
