@@ -124,6 +124,7 @@ class Container:
                 events.CheckoutExpired,
             ):
                 intake.on(change, tokens.on_checkout_event)
+            intake.on(events.PaymentDeclined, tokens.on_payment_declined)
             intake.on(events.CheckoutPaid, ledger.on_checkout_paid)
             intake.on(events.ChargeSucceeded, ledger.on_charge_succeeded)
             intake.on(events.ChargeRefunded, ledger.on_charge_refunded)

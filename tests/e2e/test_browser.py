@@ -203,18 +203,46 @@ def test_declined_card_then_good_card(
     assert re.search(r"/sandbox/pay/cs_test_\w+$", phone.url), phone.url
     shoot(phone, tmp_path, "phone-declined.png")
 
-    # A decline is not an outcome for the desktop: it keeps waiting.
+    # A decline is not an outcome: the desktop says so as it happens, and keeps waiting.
+    expect(status).to_have_text("Card declined, waiting for another try")
+    expect(status).to_have_attribute("data-status", "declined")
+    expect(desktop.locator("#reason")).to_have_text("Your card was declined.")
     assert token(server, token_id)["status"] == "inprogress"
-    expect(status).to_have_text(WAITING)
-    expect(status).to_have_attribute("data-status", "inprogress")
+    expect(desktop.locator("#new-sale")).to_be_hidden()
 
     # The customer corrects the card on the same page and pays.
     fill_card(phone, GOOD_CARD)
     pay(phone)
     expect_thank_you(phone, token_id)
     expect(status).to_have_text("Paid", timeout=TIMEOUT_MS)
+    expect(desktop.locator("#reason")).to_have_text("")
     assert_not_reloaded(desktop)
     shoot(desktop, tmp_path, "desktop-after-retry.png")
+    # The till starts the next sale from there.
+    desktop.locator("#new-sale").click()
+    expect(desktop).to_have_url(f"{server.url}/")
+
+
+def test_a_static_code_counts_its_payments_live(
+    server: RunningServer, desktop: Page, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from tests.support.flows import pay_page, submit_card
+
+    token_id = create_token(server, kind="static")["id"]
+    desktop.goto(f"{server.url}/checkout/{token_id}")
+    status, count = desktop.locator("#status"), desktop.locator("#paid-count")
+    expect(count).to_have_text("0 payments so far")
+    wait_for_live_watcher(server, token_id)
+    mark_no_reload(desktop)
+    for paid in ("1 payment so far", "2 payments so far"):
+        assert submit_card(pay_page(server, token_id)).status_code == 303
+        expect(count).to_have_text(paid)
+        # A café table's code takes the next payment: it never turns "Paid".
+        expect(status).to_have_text(WAITING)
+    assert_not_reloaded(desktop)
+    shoot(desktop, tmp_path, "desktop-static-count.png")
 
 
 def test_the_qr_page_runs_only_its_own_script_and_cannot_be_framed(

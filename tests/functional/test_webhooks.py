@@ -16,7 +16,7 @@ from qrcheckout.webhooks.models import StoredEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import create_token, pay_page, submit_card, token, wait_status
 from tests.support.receiver import FlakyReceiver
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, wait_until
 from tests.support.stripe_events import encode, session_event, signature
 
 
@@ -351,3 +351,43 @@ def test_sandbox_delivery_is_retried_with_backoff_until_accepted(make_server: An
     for _, headers, body, _ in receiver.received:
         t, v1 = dict(p.split("=", 1) for p in headers["Stripe-Signature"].split(",")).values()
         assert signature(body.decode(), WEBHOOK_SECRET, int(t)).endswith(v1)
+
+
+def test_a_declined_card_is_told_while_the_token_waits(server: RunningServer) -> None:
+    from tests.support.flows import DECLINED_CARD
+
+    created = create_token(server, kind="static")
+    url = pay_page(server, created["id"])
+    assert submit_card(url, DECLINED_CARD).status_code == 402
+    declined = wait_until(
+        lambda: (
+            (t := token(server, created["id"])) and t["failure_code"] == "payment_declined" and t
+        )
+    )
+    assert declined["status"] == "inprogress"
+    assert declined["failure_message"] == "Your card was declined."
+    # The next try on the same page goes through, and the decline is forgotten.
+    assert submit_card(url).status_code == 303
+    paid = wait_until(lambda: (t := token(server, created["id"])) and t["paid_count"] == 1 and t)
+    assert paid["failure_code"] is None and paid["failure_message"] is None
+
+
+def test_a_decline_for_another_accounts_token_is_ignored(server: RunningServer) -> None:
+    created, _ = _opened(server)
+    forged = {
+        "id": "evt_test_declined_elsewhere",
+        "object": "event",
+        "type": "payment_intent.payment_failed",
+        "created": int(time.time()),
+        "account": "acct_someone_else",
+        "data": {
+            "object": {
+                "id": "pi_test_x",
+                "object": "payment_intent",
+                "metadata": {"token_id": created["id"]},
+                "last_payment_error": {"message": "Your card was declined."},
+            }
+        },
+    }
+    assert _send(server, forged).status_code == 200
+    assert token(server, created["id"])["failure_code"] is None

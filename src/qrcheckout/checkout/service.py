@@ -43,6 +43,7 @@ from qrcheckout.payments.events import (
     CheckoutFailed,
     CheckoutPaid,
     CheckoutProcessing,
+    PaymentDeclined,
 )
 from qrcheckout.payments.provider import (
     CheckoutSession,
@@ -68,6 +69,8 @@ COMPLETE_TRIES = 10
 # Applies a provider change as its webhook would (the container routes it to the intake).
 Settle = Callable[[CheckoutEvent], Awaitable[None]]
 CANCEL_PREFIX = "tcs_"
+# A token's failure code while its last attempt was declined (it still waits for a payment).
+DECLINED = "payment_declined"
 
 
 def token_topic(token_id: str) -> str:
@@ -493,6 +496,24 @@ class CheckoutService:
             self.announce(outbox, token)
         return token_owner(token)
 
+    async def on_payment_declined(
+        self, session: AsyncSession, outbox: Outbox, declined: PaymentDeclined
+    ) -> Owner | None:
+        """A buyer's attempt was refused: the token's watchers are told (the QR page says so)
+        while it waits for another try. Only a token with a session on that provider and
+        account hears it."""
+        token = await _find(session, declined.reference, lock=True)
+        if token is None or not any(
+            (p.provider, p.account_id) == (declined.provider, declined.account)
+            for p in token.payments
+        ):
+            return None
+        if token.status == TokenStatus.INPROGRESS:
+            token.failure_code = DECLINED
+            token.failure_message = declined.message
+            self.announce(outbox, token)
+        return token_owner(token)
+
     # -- completing approved sessions (a provider that takes the money only when asked) --------
 
     async def complete(self, approved: CheckoutApproved) -> None:
@@ -660,6 +681,8 @@ def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
     if token.kind == TokenKind.STATIC and token.status == TokenStatus.INPROGRESS:
         token.paid_count += 1
         token.paid_at = now
+        if token.failure_code == DECLINED:  # the try after a decline went through
+            token.failure_code = token.failure_message = None
         _confirmed(token, payment)
     elif _move(token, TokenStatus.SUCCESS):
         token.paid_count += 1

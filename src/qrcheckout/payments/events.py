@@ -74,6 +74,16 @@ class CheckoutExpired(CheckoutEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PaymentDeclined(Change):
+    """An attempt to pay for ``reference`` (a token) was refused (a declined card); the buyer
+    may try again on the same page. ``message`` is the provider's, fit to show."""
+
+    reference: str
+    payment_id: str | None
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChargeSucceeded(Change):
     """Money was taken outside a hosted session (a card-token charge). ``order_id`` is the
     order the charge was made for, when it says so."""
@@ -132,6 +142,7 @@ ProviderEvent = (
     | CheckoutProcessing
     | CheckoutFailed
     | CheckoutExpired
+    | PaymentDeclined
     | ChargeSucceeded
     | RefundChanged
     | ChargeRefunded

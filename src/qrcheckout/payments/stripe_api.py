@@ -24,6 +24,7 @@ from qrcheckout.payments.events import (
     CheckoutPaid,
     CheckoutProcessing,
     Mention,
+    PaymentDeclined,
     ProviderEvent,
     RefundChanged,
     RefundSeen,
@@ -106,8 +107,11 @@ class StripeProvider:
             }
         if request.client_reference_id:
             params["client_reference_id"] = request.client_reference_id
+        # The payment made through it names the token too: its declines are told by it.
+        intent: dict[str, Any] = {"metadata": dict(request.metadata)}
         if request.application_fee:
-            params["payment_intent_data"] = {"application_fee_amount": request.application_fee}
+            intent["application_fee_amount"] = request.application_fee
+        params["payment_intent_data"] = intent
         options = _options(request.account, request.idempotency_key)
         return _to_session(
             await _call(self._client.v1.checkout.sessions.create_async(params, options))
@@ -501,6 +505,20 @@ def _session_change(event_type: str, obj: dict[str, Any]) -> ProviderEvent | Non
     return None
 
 
+def _payment_failed(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
+    """A declined attempt at a session's PaymentIntent (it stays open for another card)."""
+    reference = _object_id(_metadata(obj).get("token_id"), "metadata.token_id")
+    if reference is None:
+        return None
+    error = _map(obj, "last_payment_error")
+    message = error.get("message") if isinstance(error.get("message"), str) else None
+    return PaymentDeclined(
+        reference=reference,
+        payment_id=_object_id(obj.get("id"), "id"),
+        message=(message or "The payment was declined.")[:300],
+    )
+
+
 def _charge_succeeded(_: str, obj: dict[str, Any]) -> ProviderEvent | None:
     charge_id = _object_id(obj.get("id"), "id")
     payment_id = _object_id(obj.get("payment_intent"), "payment_intent") or charge_id
@@ -559,6 +577,7 @@ _READERS: dict[str, Callable[[str, dict[str, Any]], ProviderEvent | None]] = {
     "checkout.session.async_payment_succeeded": _session_change,
     "checkout.session.async_payment_failed": _session_change,
     "checkout.session.expired": _session_change,
+    "payment_intent.payment_failed": _payment_failed,
     "charge.succeeded": _charge_succeeded,
     "charge.refunded": _charge_refunded,
     "refund.created": _refund_changed,

@@ -138,7 +138,11 @@ async def qr_page(token_id: str, request: Request, tokens: Tokens) -> Response:
     out = tokens.to_out(token).model_copy(update=dict.fromkeys(PUBLIC_TOKEN.hides))
     await _brand(request, out.merchant)
     svg = Markup(qr.svg(out.url, scale=6).decode())
-    return templates.TemplateResponse(request, "qr.html", {"token": out, "qr_svg": svg})
+    # After a sale, the till starts the next one in the shop it came from.
+    shop = "/" if out.merchant == DEFAULT_MERCHANT else f"/?merchant={out.merchant}"
+    return templates.TemplateResponse(
+        request, "qr.html", {"token": out, "qr_svg": svg, "new_sale_url": shop}
+    )
 
 
 @router.get("/t/{token_id}")
