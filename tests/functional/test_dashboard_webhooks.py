@@ -5,38 +5,18 @@ owner rotates the signing secret, shown once; nothing of another merchant's."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from qrcheckout.payments.events import CheckoutPaid
-from tests.conftest import WEBHOOK_SECRET, ServerFactory
-from tests.support.dashboard import add_staff, csrf_of, sign_in
-from tests.support.flows import create_token, pay_page, token
+from tests.conftest import ServerFactory
+from tests.support.dashboard import add_staff, csrf_of, failed_event, sign_in
+from tests.support.flows import token
 from tests.support.merchants import ADMIN_KEY, add_acme
 from tests.support.orders import create_order, pay_order, start
 from tests.support.receiver import Inbox
 from tests.support.server import RunningServer, wait_until
-from tests.support.stripe_events import deliver, token_paid
-
-
-def _failed_event(server: RunningServer) -> tuple[dict[str, Any], str]:
-    """A token's payment whose event failed once (a handler broke): the token still waits."""
-    made = create_token(server)
-    session_id = pay_page(server, made["id"]).rsplit("/", 1)[1]
-    failures = [RuntimeError("the ledger is unwell")]
-
-    async def fails_once(*_: Any) -> None:
-        if failures:
-            raise failures.pop()
-
-    server.app.state.container.webhooks["stripe"].on(CheckoutPaid, fails_once)
-    event = token_paid(made, session_id)
-    assert deliver(server.client, event, WEBHOOK_SECRET).status_code == 500
-    assert token(server, made["id"])["status"] == "inprogress"
-    return made, event["id"]
 
 
 def test_a_failed_event_is_shown_and_replayed(server: RunningServer) -> None:
-    made, event_id = _failed_event(server)
+    made, event_id = failed_event(server)
     add_staff(server, role="staff")
     client = sign_in(server)
     page = client.get("/dashboard/webhooks", params={"status": "failed"})
@@ -115,7 +95,7 @@ def test_the_owner_rotates_the_signing_secret(make_server: ServerFactory) -> Non
 
 def test_another_merchants_events_are_not_shown_or_replayed(make_server: ServerFactory) -> None:
     server = make_server(admin_key=ADMIN_KEY)
-    made, event_id = _failed_event(server)
+    made, event_id = failed_event(server)
     add_acme(server)
     add_staff(server, "owner@acme.example", merchant="acme")
     acme = sign_in(server, "owner@acme.example", merchant="acme")

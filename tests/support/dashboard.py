@@ -4,11 +4,15 @@ session cookie, and forms posted with their CSRF token."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 
+from qrcheckout.payments.events import CheckoutPaid
 from qrcheckout.staff.service import Staff, StaffRole
+from tests.support.flows import create_token, pay_page, token
 from tests.support.server import RunningServer
+from tests.support.stripe_events import deliver, token_paid
 
 PASSWORD = "correct horse battery"
 _OPEN: list[httpx.Client] = []
@@ -76,3 +80,23 @@ def post_form(
     shown = client.get(page)
     assert shown.status_code == 200, shown.text
     return client.post(action, data={"csrf": csrf_of(shown), **fields})
+
+
+def failed_event(server: RunningServer) -> tuple[dict[str, Any], str]:
+    """A token's payment whose event failed once (a handler broke): the token still waits."""
+    made = create_token(server)
+    session_id = pay_page(server, made["id"]).rsplit("/", 1)[1]
+    failures = [RuntimeError("the ledger is unwell")]
+
+    async def fails_once(*_: Any) -> None:
+        if failures:
+            raise failures.pop()
+
+    server.app.state.container.webhooks["stripe"].on(CheckoutPaid, fails_once)
+    event = token_paid(made, session_id)
+    assert (
+        deliver(server.client, event, server.settings.stripe_webhook_secret or "").status_code
+        == 500
+    )
+    assert token(server, made["id"])["status"] == "inprogress"
+    return made, event["id"]
