@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # Let merchants' own webhook URLs reach private, loopback and link-local addresses
     # (localhost, 10.x, 169.254.169.254, ...): for development only; refused otherwise.
     merchant_webhooks_private_ok: bool = False
+    # Email receipts: an SMTP server (``smtp://user:password@host:587`` with STARTTLS when the
+    # server offers it, ``smtps://`` for TLS from the start); unset: no emails are sent.
+    smtp_url: str | None = Field(default=None, pattern=r"^smtps?://[^\s]+$")
+    # Who receipts come from.
+    mail_from: str = Field(default="receipts@qrcheckout.invalid", max_length=320)
     # Browser origins besides the public URL's allowed to call the API (CORS), comma-separated.
     cors_origins: str = ""
     # Rate limits, per client IP unless said otherwise. Counted in memory, or in Redis (shared by

@@ -11,11 +11,13 @@ from qrcheckout.access.buyers import JWTVerifier
 from qrcheckout.access.models import DEFAULT_MERCHANT
 from qrcheckout.access.service import Merchants
 from qrcheckout.catalog.service import Catalog
+from qrcheckout.checkout.emails import ReceiptMail
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
 from qrcheckout.connect.service import Fees, Links
 from qrcheckout.db import Database
+from qrcheckout.mail import Mailer
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.payments import OrderPayments
 from qrcheckout.orders.service import OrderService, owner_of
@@ -50,6 +52,8 @@ class Container:
     #: One intake per provider, by its name.
     webhooks: dict[str, WebhookIntake]
     limiter: RateLimiter
+    #: Sends buyers their receipts; None without an SMTP server.
+    receipts: ReceiptMail | None = None
 
     @classmethod
     async def start(
@@ -106,6 +110,11 @@ class Container:
             order_payments=OrderPayments(db, units, providers, orders),
             webhooks={name: WebhookIntake(db, units, p) for name, p in providers.items()},
             limiter=RateLimiter.from_settings(settings),
+            receipts=(
+                ReceiptMail(db, Mailer(settings.smtp_url, settings.mail_from), settings.public_url)
+                if settings.smtp_url
+                else None
+            ),
         )
         container._route_webhooks()
         await notifier.start()
@@ -148,6 +157,7 @@ class Container:
             ("refunding", self.order_payments.refund_unapplied),
             ("refunding late token payments", self.order_payments.refund_late_token_payments),
             ("forgetting ended back-office sessions", self.staff.forget_expired),
+            *((("emailing receipts", self.receipts.send_due),) if self.receipts else ()),
             *(
                 (f"replaying {name} events", intake.replay_stored)
                 for name, intake in self.webhooks.items()

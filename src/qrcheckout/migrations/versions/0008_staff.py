@@ -1,5 +1,5 @@
 """Back-office staff: accounts per merchant (owner or staff) and their signed-in sessions; a
-product's image
+product's image; a payment's email receipt
 
 Revision ID: 0008
 Revises: 0007
@@ -20,6 +20,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("products") as batch:
         batch.add_column(sa.Column("image_url", sa.Text(), nullable=True))
+    with op.batch_alter_table("payments") as batch:
+        batch.add_column(sa.Column("receipt_sent_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("receipt_tries", sa.Integer(), nullable=False, server_default="0")
+        )
     op.create_table(
         "staff",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -72,5 +77,8 @@ def downgrade() -> None:
     op.drop_table("staff_sessions")
     op.drop_index(op.f("ix_staff_merchant_id"), table_name="staff")
     op.drop_table("staff")
+    with op.batch_alter_table("payments") as batch:
+        batch.drop_column("receipt_tries")
+        batch.drop_column("receipt_sent_at")
     with op.batch_alter_table("products") as batch:
         batch.drop_column("image_url")
