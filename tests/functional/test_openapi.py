@@ -40,3 +40,31 @@ def test_the_credentials_are_documented(server: RunningServer) -> None:
     assert schemes["buyerJwt"]["bearerFormat"] == "JWT"
     listed = document["paths"]["/v1/orders"]["get"]["security"]
     assert {"merchantKey": []} in listed and {"buyerJwt": []} in listed
+
+
+def test_routes_document_their_own_statuses_and_bodies(server: RunningServer) -> None:
+    doc = server.client.get("/openapi.json").json()
+    paths = doc["paths"]
+    charge = paths["/v1/orders/{order_id}/charge"]["post"]
+    assert {"402", "502"} <= set(charge["responses"])
+    assert (
+        charge["requestBody"]["content"]["application/json"]["example"]["data"]["type"] == "charge"
+    )
+    session = paths["/create-checkout-session"]["post"]
+    assert "502" in session["responses"]
+    body = session["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/SessionCreate"}
+    assert "line_items" in doc["components"]["schemas"]["SessionCreate"]["properties"]
+    assert body["example"]["customer_email"] == "ann@example.com"
+    refund = paths["/v1/orders/{order_id}/refunds"]["post"]
+    assert refund["requestBody"]["required"] is False
+    assert doc["components"]["schemas"]["RefundCreate"]["properties"]["amount"]
+    webhook = paths["/v1/webhooks/{provider}"]["post"]
+    assert {"500", "502"} <= set(webhook["responses"])
+    assert webhook["requestBody"]["content"]["application/json"]["example"]["type"]
+    # Every $ref points at something the document holds.
+    import json
+    import re
+
+    for ref in set(re.findall(r'"\\$ref": "#/components/schemas/([^"]+)"', json.dumps(doc))):
+        assert ref in doc["components"]["schemas"], ref

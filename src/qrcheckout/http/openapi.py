@@ -8,6 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from qrcheckout.checkout.sessions import SessionCreate
+from qrcheckout.orders.schemas import RefundCreate
 
 ERROR = "#/components/schemas/Error"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -44,6 +48,84 @@ ERRORS = {
     "422": "The input is invalid; `field` names it.",
     "429": "Rate limited: try again after `Retry-After` seconds.",
     "503": "The database or the bus cannot be reached: try again after `Retry-After` seconds.",
+}
+# What some routes answer besides those: a provider that fails or waits, a checkout that ended.
+EXTRA_ERRORS: dict[tuple[str, str], dict[str, str]] = {
+    ("post", "/v1/orders/{order_id}/charge"): {
+        "402": "The payment is pending at the provider (`payment_pending`); the order waits.",
+        "502": "The payment provider failed or could not be reached.",
+    },
+    ("post", "/services/Stripe/charge"): {
+        "402": "The card needs the buyer's action (`payment_incomplete`).",
+        "502": "The payment provider failed or could not be reached.",
+    },
+    ("post", "/v1/orders/{order_id}/refunds"): {
+        "502": "The payment provider failed or could not be reached.",
+    },
+    ("post", "/create-checkout-session"): {
+        "502": "The payment provider failed or could not be reached.",
+    },
+    ("post", "/v1/orders"): {
+        "502": "The payment provider failed or could not be reached.",
+    },
+    ("post", "/v1/merchants/{merchant_id}/stripe-connect"): {
+        "502": "Stripe failed or could not be reached.",
+    },
+    ("post", "/v1/webhooks/{provider}"): {
+        "500": "The event was stored but could not be processed: the provider retries it.",
+        "502": "The signature could not be checked at the provider (PayPal): retried.",
+    },
+}
+# Bodies that routes read themselves (to answer in their own envelope), with an example each.
+BODIES: dict[tuple[str, str], tuple[type[BaseModel] | dict[str, Any], dict[str, Any]]] = {
+    ("post", "/create-checkout-session"): (
+        SessionCreate,
+        {
+            "line_items": [{"price": "espresso", "quantity": 2}],
+            "customer_email": "ann@example.com",
+        },
+    ),
+    ("post", "/v1/orders/{order_id}/refunds"): (RefundCreate, {"amount": 250}),
+    ("post", "/v1/orders/{order_id}/charge"): (
+        {
+            "type": "object",
+            "description": "JSON:API: a card token (`stripe`), or the PayPal payment the buyer "
+            "approved (`paypal_payment_id`, `paypal_payer_id`, with `stripe: null`).",
+            "properties": {
+                "data": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string", "enum": ["charge"]},
+                        "attributes": {
+                            "type": "object",
+                            "properties": {
+                                "stripe": {"type": ["string", "null"]},
+                                "paypal_payment_id": {"type": "string"},
+                                "paypal_payer_id": {"type": "string"},
+                            },
+                        },
+                    },
+                }
+            },
+        },
+        {"data": {"type": "charge", "attributes": {"stripe": "tok_visa"}}},
+    ),
+    ("post", "/v1/webhooks/{provider}"): (
+        {
+            "type": "object",
+            "description": "The provider's event, as it signed it (`Stripe-Signature`, or "
+            "PayPal's transmission headers): read raw, verified before anything else.",
+            "required": ["id", "type"],
+            "properties": {"id": {"type": "string"}, "type": {"type": "string"}},
+            "additionalProperties": True,
+        },
+        {
+            "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "data": {"object": {"id": "cs_test_a1", "object": "checkout.session"}},
+        },
+    ),
 }
 SECURITY_SCHEMES = {
     "merchantKey": {
@@ -82,10 +164,32 @@ def _document(app: FastAPI) -> dict[str, Any]:
     schemas["Error"] = ERROR_SCHEMA
     components["securitySchemes"] = SECURITY_SCHEMES
     error = {"application/json": {"schema": {"$ref": ERROR}}}
-    for item in doc.get("paths", {}).values():
-        for operation in item.values():
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
             responses = operation.setdefault("responses", {})
-            for status, why in ERRORS.items():
+            for status, why in (ERRORS | EXTRA_ERRORS.get((method, path), {})).items():
                 responses[status] = {"description": why, "content": error}
             operation.setdefault("security", SECURITY)
+            body = BODIES.get((method, path))
+            if body is not None:
+                operation["requestBody"] = _body(*body, schemas)
     return doc
+
+
+def _body(
+    shape: type[BaseModel] | dict[str, Any], example: dict[str, Any], schemas: dict[str, Any]
+) -> dict[str, Any]:
+    """A request body: a model's schema (its nested models into the components) or one given."""
+    if isinstance(shape, dict):
+        schema = shape
+    else:
+        schema = shape.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[shape.__name__] = schema
+        schema = {"$ref": f"#/components/schemas/{shape.__name__}"}
+    # A refund's body is optional: without one, all that is left is refunded.
+    required = shape is not RefundCreate
+    return {
+        "required": required,
+        "content": {"application/json": {"schema": schema, "example": example}},
+    }
