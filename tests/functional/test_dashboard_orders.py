@@ -124,3 +124,25 @@ def test_another_merchants_order_is_not_found(make_server: ServerFactory) -> Non
     assert cancelled.status_code == 404, cancelled.text
     assert acme.get(f"/dashboard/tokens/{order['token_id']}").status_code == 404
     assert get_order(server, order["id"])["amount_refunded"] == 0
+
+
+def test_a_static_code_prints_as_a_poster(make_server: ServerFactory) -> None:
+    import io
+
+    from PIL import Image
+
+    server = start(make_server)
+    add_staff(server, role="staff")
+    client = sign_in(server)
+    made = create_token(server, kind="static")
+    page = client.get(f"/dashboard/tokens/{made['id']}")
+    assert "poster.png" in page.text and "poster.pdf" in page.text
+    png = client.get(f"/dashboard/tokens/{made['id']}/poster.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(png.content))
+    assert image.size == (1165, 1654)  # A5 at 200 dpi
+    pdf = client.get(f"/dashboard/tokens/{made['id']}/poster.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert client.get(f"/dashboard/tokens/{made['id']}/poster.gif").status_code in (400, 404)
+    assert client.get("/dashboard/tokens/nope/poster.png").status_code == 404

@@ -32,6 +32,12 @@ def svg(data: str, scale: int = 8) -> bytes:
     return buffer.getvalue()
 
 
+def modules(data: str) -> int:
+    """How many modules wide ``data``'s code is, its border included."""
+    width, _ = segno.make(data, error="m").symbol_size(scale=1, border=2)
+    return int(width)
+
+
 def png(data: str, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
     segno.make(data, error="m").save(buffer, kind="png", scale=scale, border=2)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, date, datetime, time
+from typing import Literal
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import Request
 from starlette.responses import Response
 
 from qrcheckout.access.permissions import Resource
+from qrcheckout.checkout import posters
 from qrcheckout.dashboard.auth import CSRF, Form, StaffMember
 from qrcheckout.dashboard.pages import done, page, router
 from qrcheckout.dashboard.timeline import Timelines, mine
@@ -143,6 +146,33 @@ async def token(token_id: str, request: Request, member: StaffMember) -> Respons
     story = await Timelines(container(request).db).token(member.access, token_id)
     out = container(request).tokens.to_out(story.token)
     return page(request, "token.html", member, {"story": story, "t": out})
+
+
+@router.get("/tokens/{token_id}/poster.{kind}")
+async def poster(
+    token_id: str, kind: Literal["png", "pdf"], request: Request, member: StaffMember
+) -> Response:
+    """A printable poster of the token's code: the shop's name, the amount, what it sells."""
+    services = container(request)
+    held = await services.tokens.get(token_id)
+    mine(member.access, Resource.TOKEN, held)
+    out = services.tokens.to_out(held)
+    brand = await services.merchants.brand(held.merchant_id)
+    caption = ", ".join(f"{item.quantity} × {item.name}" for item in out.items)
+    draw = posters.png if kind == "png" else posters.pdf
+    made = await anyio.to_thread.run_sync(
+        draw,
+        out.url,
+        brand.name if brand else "qrcheckout",
+        out.amount_display,
+        caption,
+        brand.accent_color if brand else None,
+    )
+    return Response(
+        made,
+        media_type="image/png" if kind == "png" else "application/pdf",
+        headers={"Content-Disposition": f'inline; filename="qr-{token_id}.{kind}"'},
+    )
 
 
 @router.post("/tokens/{token_id}/cancel", dependencies=[CSRF])
