@@ -189,4 +189,6 @@ def test_staff_of_one_merchant_cannot_sign_in_at_another(make_server: ServerFact
     assert answer.status_code == 401
     acme = sign_in(server, "owner@acme.example", merchant="acme")
     page = acme.get("/dashboard")
-    assert page.status_code == 200 and re.search(r'class="shop">acme<', page.text)
+    assert page.status_code == 200 and re.search(
+        r'class="shop" data-merchant="acme">Acme Tickets<', page.text
+    )

@@ -62,6 +62,8 @@ class SignedIn:
 
     member_id: str
     merchant_id: str
+    #: The merchant's name, as its pages show it.
+    shop_name: str
     email: str
     name: str
     role: StaffRole
@@ -239,17 +241,18 @@ class Staff:
         async with self.db.sessions() as session:
             found = (
                 await session.execute(
-                    select(StaffSession, StaffMember)
+                    select(StaffSession, StaffMember, Merchant.name)
                     .join(StaffMember, StaffMember.id == StaffSession.staff_id)
+                    .join(Merchant, Merchant.id == StaffMember.merchant_id)
                     .where(StaffSession.digest == digest(secret))
                 )
             ).first()
         if found is None:
             return None
-        kept, member = found
+        kept, member, shop = found
         if kept.expires_at <= utcnow() or member.removed_at is not None:
             return None
-        return _signed_in(member, kept.expires_at)
+        return _signed_in(member, kept.expires_at, shop)
 
     async def sign_out(self, secret: str) -> None:
         async with self.db.transaction() as session:
@@ -294,10 +297,11 @@ def _email(text: str) -> str:
         ) from exc
 
 
-def _signed_in(member: StaffMember, expires_at: datetime) -> SignedIn:
+def _signed_in(member: StaffMember, expires_at: datetime, shop: str = "") -> SignedIn:
     return SignedIn(
         member_id=member.id,
         merchant_id=member.merchant_id,
+        shop_name=shop or member.merchant_id,
         email=member.email,
         name=member.name,
         role=StaffRole(member.role),
