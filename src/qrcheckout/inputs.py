@@ -104,3 +104,16 @@ def _https_url(value: str) -> str:
 
 #: An image a page shows from another site: https only (the pages' CSP loads no other).
 ImageUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https_url)]
+
+
+def _one_line(value: str) -> str:
+    if any(not c.isprintable() for c in value):
+        raise PydanticCustomError(
+            "control_characters", "line breaks, tabs and control characters are not allowed"
+        )
+    return value
+
+
+#: A name shown on one line (a shop's, a product's, a key's): mail headers and posters
+#: carry it, so it holds no line break, tab or other control character.
+OneLine = Annotated[str, AfterValidator(_one_line)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 # Stripe's zero-decimal currencies: amounts are whole units (500 JPY is 500).
 ZERO_DECIMAL = frozenset(
@@ -41,6 +41,8 @@ CURRENCIES = THREE_DECIMAL | frozenset(
 )
 # The largest amount one price or charge may carry: Stripe's own eight-digit limit.
 MAX_AMOUNT = 99_999_999
+# The most digits an amount is read with (far more than any amount has).
+MAX_DIGITS = 40
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "aud": "A$", "cad": "C$"}
 
 
@@ -65,11 +67,17 @@ def plain_amount(amount: int, currency: str) -> str:
 def minor_units(text: object, currency: str) -> int | None:
     """A decimal amount as minor units (``minor_units("10.5", "usd") == 1050``); None for
     anything that is not a non-negative amount exact in the currency."""
-    try:
-        exact = Decimal(str(text).strip()).scaleb(decimals(currency))
-    except InvalidOperation:
+    written = str(text).strip()
+    if len(written) > MAX_DIGITS:
         return None
-    if not exact.is_finite() or exact != exact.to_integral_value() or exact < 0:
+    try:
+        exact = Decimal(written).scaleb(decimals(currency))
+        # Checked before it is made an int: "1e500000" would take the process seconds.
+        if not exact.is_finite() or exact.adjusted() > MAX_DIGITS:
+            return None
+        if exact != exact.to_integral_value() or exact < 0:
+            return None
+    except DecimalException:
         return None
     return int(exact)
 

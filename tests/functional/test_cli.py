@@ -211,3 +211,33 @@ def test_staff_add_invites_the_owner_and_staff_list_shows_them(tmp_path: Path) -
         assert (
             refused.returncode == 1 and said in refused.stderr and "Traceback" not in refused.stderr
         )
+
+
+def test_a_command_run_without_the_configured_keys_leaves_them_working(tmp_path: Path) -> None:
+    import asyncio
+
+    from qrcheckout.access.service import Merchants
+    from qrcheckout.db import Database
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'q.db'}"
+    admin = "qrk_test_platform_admin_0123456789abcdef"
+
+    async def started(admin_key: str | None) -> bool:
+        db = Database(url)
+        try:
+            from qrcheckout import migrations
+
+            await migrations.upgrade(db)
+            merchants = Merchants(db)
+            await merchants.ensure_default("Café", admin_key=admin_key)
+            return await merchants.active(admin)
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(started(admin))  # the service starts with the platform's key set
+    for command in (("staff", "list"), ("keys", "list")):
+        assert _run(tmp_path, *command, database_url=url).returncode == 0
+    assert asyncio.run(started(admin))
+    # Unset at a start, the key stops working; set again, it works again.
+    assert not asyncio.run(started(None))
+    assert asyncio.run(started(admin))

@@ -61,7 +61,7 @@ def test_a_product_is_added_changed_and_archived(server: RunningServer) -> None:
         30,
     )
     assert "Cortado XL (large)" in server.client.get("/").text
-    archived = _post(client, "/dashboard/catalog/cortado-xl/archive", {})
+    archived = _post(client, "/dashboard/catalog/cortado-xl/archive", {"active": "no"})
     assert archived.status_code == 303
     assert "Cortado XL" not in server.client.get("/").text
     assert _product(server, "cortado-xl") is None
@@ -113,3 +113,19 @@ def test_another_merchants_product_is_not_found(make_server: ServerFactory) -> N
     assert renamed.status_code == 303
     assert (_product(server, "espresso") or {}).get("name") == "Espresso"
     assert acme.get("/dashboard/catalog/croissant").status_code == 404
+
+
+def test_odd_numbers_and_an_unknown_archive_value_change_nothing(server: RunningServer) -> None:
+    add_staff(server)
+    client = sign_in(server)
+    for field in ("capacity", "max_per_order"):
+        for odd in ("²", "١", "𝟙", "9" * 40):
+            answer = _post(client, "/dashboard/catalog/new", {**NEW, field: odd})
+            assert answer.status_code == 422, (field, odd)
+    assert _product(server, "cortado-xl") is None
+    for odd in ("", "maybe", "YES"):
+        answer = _post(client, "/dashboard/catalog/espresso/archive", {"active": odd})
+        assert answer.status_code == 422, odd
+    assert _product(server, "espresso") is not None
+    crlf = _post(client, "/dashboard/catalog/new", {**NEW, "name": "Two\r\nlines"})
+    assert crlf.status_code == 422 and "line breaks" in crlf.text

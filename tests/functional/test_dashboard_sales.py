@@ -105,3 +105,46 @@ def test_staff_see_only_their_own_merchants_payments(make_server: ServerFactory)
         assert answer.status_code == 200 and ours not in answer.text, path
     searched = acme.get("/dashboard/payments", params={"q": ours})
     assert "No payments yet." in searched.text and "data-payment" not in searched.text
+
+
+def test_odd_queries_are_refused_not_failed(server: RunningServer) -> None:
+    add_staff(server)
+    client = sign_in(server)
+    for path, query in (
+        ("/dashboard/payments", {"limit": "²"}),
+        ("/dashboard/payments", {"until": "9999-12-31"}),
+        ("/dashboard/payments", {"since": "0001-01-01"}),
+        ("/dashboard/payments.csv", {"after": "garbage"}),
+        ("/dashboard/payments.csv", {"until": "9999-12-31"}),
+        ("/dashboard/orders", {"since": "someday"}),
+        ("/dashboard/orders", {"status": "lost"}),
+    ):
+        answer = client.get(path, params=query)
+        assert answer.status_code == 400, (path, query, answer.status_code)
+        assert "text/html" in answer.headers["content-type"]
+
+
+def test_refunds_show_in_the_list_and_come_off_the_takings(make_server: ServerFactory) -> None:
+    from tests.support.orders import refund
+
+    server = start(make_server)
+    add_staff(server)
+    client = sign_in(server)
+    partly, fully = create_order(server), create_order(server)
+    for order in (partly, fully):
+        pay_order(server, order)
+    assert refund(server, partly["id"], 200).status_code == 201
+    assert refund(server, fully["id"]).status_code == 201
+    listed = client.get("/dashboard/payments", params={"status": "partially_refunded"})
+    assert partly["id"] in listed.text and fully["id"] not in listed.text
+    assert "$2.00 refunded" in listed.text
+    listed = client.get("/dashboard/payments", params={"status": "refunded"})
+    assert fully["id"] in listed.text and partly["id"] not in listed.text
+    assert (
+        client.get("/dashboard/payments", params={"status": "paid"}).text.count("data-payment") == 0
+    )
+    overview = client.get("/dashboard")
+    # $10.00 taken, $7.00 given back.
+    assert "$3.00" in overview.text and "2 payments" in overview.text
+    rows = list(csv.DictReader(io.StringIO(client.get("/dashboard/payments.csv").text)))
+    assert sorted(row["refunded"] for row in rows) == ["2.00", "5.00"]

@@ -128,3 +128,17 @@ def test_the_owner_invites_and_removes_staff(server: RunningServer) -> None:
         f"/dashboard/settings/staff/{me.group(1)}/remove", data={"csrf": csrf_of(page)}
     )
     assert kept.status_code == 409
+
+
+def test_names_hold_one_line_and_no_control_characters(server: RunningServer) -> None:
+    add_staff(server)
+    owner = sign_in(server)
+    for name in ("Acme\r\nBcc: victim@evil.example", "Tab\there"):
+        answer = post_form(
+            owner, "/dashboard/settings", "/dashboard/settings", {**FACE, "name": name}
+        )
+        assert answer.status_code == 422, name
+    for name in ("a\x00b", "\x00", "line\nbreak", ""):
+        answer = post_form(owner, "/dashboard/settings", "/dashboard/settings/keys", {"name": name})
+        assert answer.status_code == 422, repr(name)
+    assert "qrcheckout café" in server.client.get("/").text

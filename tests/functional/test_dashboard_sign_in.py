@@ -165,7 +165,16 @@ def test_an_unknown_invitation_is_not_found(server: RunningServer) -> None:
 
 def test_next_never_leaves_the_back_office(server: RunningServer) -> None:
     add_staff(server)
-    for where in ("https://evil.example/", "//evil.example/x", "/v1/tokens", "/\\evil.example"):
+    for where in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "/v1/tokens",
+        "/\\evil.example",
+        "/dashboard/../t/x",
+        "/dashboard/%2e%2e/t/x",
+        "/dashboard/..//evil.example",
+        "/dashboardx",
+    ):
         answer = post_form(
             browser(server),
             "/dashboard/sign-in",
@@ -192,3 +201,36 @@ def test_staff_of_one_merchant_cannot_sign_in_at_another(make_server: ServerFact
     assert page.status_code == 200 and re.search(
         r'class="shop" data-merchant="acme">Acme Tickets<', page.text
     )
+
+
+def test_another_spelling_of_the_email_is_the_same_account(server: RunningServer) -> None:
+    add_staff(server)
+    for _ in range(5):
+        post_form(
+            browser(server),
+            "/dashboard/sign-in",
+            "/dashboard/sign-in",
+            {"email": "owner@example.com", "password": "not the password"},
+        )
+    for spelling in ("Owner <OWNER@example.com>", " owner@EXAMPLE.com "):
+        answer = post_form(
+            browser(server),
+            "/dashboard/sign-in",
+            "/dashboard/sign-in",
+            {"email": spelling, "password": PASSWORD},
+        )
+        assert answer.status_code == 429, spelling
+
+
+def test_the_live_overview_ends_with_the_session(server: RunningServer) -> None:
+    add_staff(server)
+    client = sign_in(server)
+    token = csrf_of(client.get("/dashboard"))
+    with client.stream("GET", "/dashboard/live") as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 2000"
+        assert next(line for line in lines if line.startswith("event:")) == "event: overview"
+        client.post("/dashboard/sign-out", data={"csrf": token})
+        # Within a keepalive: the stream says so and ends, showing nothing more.
+        said = [line for line in lines if line.startswith("event:")]
+    assert said == ["event: signed-out"]

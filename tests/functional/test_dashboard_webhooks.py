@@ -106,3 +106,14 @@ def test_another_merchants_events_are_not_shown_or_replayed(make_server: ServerF
     )
     assert answer.status_code == 404
     assert token(server, made["id"])["status"] == "inprogress"  # nothing was replayed
+
+
+def test_an_impossible_delivery_id_is_refused(server: RunningServer) -> None:
+    add_staff(server)
+    client = sign_in(server)
+    csrf = csrf_of(client.get("/dashboard/webhooks"))
+    for odd in ("9223372036854775808", "0", "-1", "x"):
+        answer = client.post(f"/dashboard/webhooks/deliveries/{odd}/redeliver", data={"csrf": csrf})
+        assert answer.status_code == 400, odd
+    answer = client.post("/dashboard/webhooks/deliveries/12345/redeliver", data={"csrf": csrf})
+    assert answer.status_code == 404

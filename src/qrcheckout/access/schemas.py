@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from qrcheckout.access.origins import origin_of
-from qrcheckout.inputs import Currency, Input
+from qrcheckout.inputs import Currency, Input, OneLine
 from qrcheckout.money import MAX_AMOUNT
 
 MERCHANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -40,7 +40,7 @@ Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
 class MerchantSettings(Input):
     """What a merchant sets: its face on the pages, where it is told, what it trusts."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=200)
     logo_url: HttpUrl | None = None
     accent_color: Color | None = None
     support_email: EmailStr | None = None
@@ -118,7 +118,7 @@ class WebhookSecret(BaseModel):
 
 
 class KeyCreate(Input):
-    name: str = Field(min_length=1, max_length=100)
+    name: OneLine = Field(min_length=1, max_length=100)
 
 
 class KeyOut(BaseModel):

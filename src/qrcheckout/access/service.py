@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from qrcheckout.access.targets import check_webhook_urls
 from qrcheckout.catalog.service import products_by_id
 from qrcheckout.db import Database, utcnow
 from qrcheckout.errors import Conflict, Invalid, NotFound, Unauthenticated
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "qrk_"
 WEBHOOK_SECRET_PREFIX = "whsec_"
@@ -57,11 +60,17 @@ class Merchants:
     # -- merchants ---------------------------------------------------------------------------
 
     async def ensure_default(
-        self, name: str, api_key: str | None = None, admin_key: str | None = None
+        self,
+        name: str,
+        api_key: str | None = None,
+        admin_key: str | None = None,
+        *,
+        keys: bool = True,
     ) -> None:
         """The single shop stays zero-config: with no merchant yet, the default one is made.
         ``QRCHECKOUT_API_KEY`` is the default merchant's key and ``QRCHECKOUT_ADMIN_KEY`` the
-        platform's, for as long as they are set to those values."""
+        platform's, for as long as they are set to those values (kept in step only with
+        ``keys``: the service does at start, a one-off command leaves them be)."""
         async with self.db.transaction() as session:
             if await session.scalar(select(Merchant.id).limit(1)) is None:
                 session.add(
@@ -74,6 +83,8 @@ class Merchants:
                     )
                 )
                 await session.flush()
+            if not keys:
+                return
             if await session.get(Merchant, DEFAULT_MERCHANT) is not None:
                 await _configured_key(session, DEFAULT_MERCHANT, "QRCHECKOUT_API_KEY", api_key)
             await _configured_key(session, None, "QRCHECKOUT_ADMIN_KEY", admin_key)
@@ -258,9 +269,15 @@ async def _configured_key(
     for key in configured:
         if key.digest != wanted:
             key.revoked_at = utcnow()
-    known = select(ApiKey.id).where(ApiKey.digest == wanted)
-    if secret and wanted is not None and await session.scalar(known) is None:
+    if not secret or wanted is None:
+        return
+    known = await session.scalar(select(ApiKey).where(ApiKey.digest == wanted))
+    if known is None:
         session.add(_key_row(merchant_id, name, secret))
+    elif known.name == name and known.merchant_id == merchant_id and known.revoked_at:
+        # Set again after it was unset (or replaced): the setting's key works again.
+        log.warning("%s is set to a key revoked before: it works again", name)
+        known.revoked_at = None
 
 
 def new_webhook_secret() -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from qrcheckout.catalog.models import Product
-from qrcheckout.inputs import Currency, ImageUrl, Input
+from qrcheckout.inputs import Currency, ImageUrl, Input, OneLine
 from qrcheckout.money import MAX_AMOUNT
 
 # The most of one product a cart may hold.
@@ -87,7 +87,7 @@ class Limits(Input):
 
 class ProductCreate(Limits):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     image_url: ImageUrl | None = None
     unit_amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True)
@@ -99,7 +99,7 @@ class ProductUpdate(Limits):
     """The fields to change; ``active: false`` archives a product (no longer sold); a limit
     set to null is lifted."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: OneLine | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     # null: no image.
     image_url: ImageUrl | None = None

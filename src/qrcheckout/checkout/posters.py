@@ -46,7 +46,7 @@ def _draw(url: str, merchant: str, amount: str, caption: str, accent: str | None
     y = top + side + 40
     _centred(pen, amount, y, INK, 96)
     y += 130
-    for line in textwrap.wrap(caption, 40)[:3]:
+    for line in textwrap.wrap(" ".join(caption.split()), 40)[:3]:
         _centred(pen, line, y, MUTED, 44)
         y += 58
     _centred(pen, _fit(pen, url, 28, WIDTH - 2 * MARGIN), HEIGHT - 80, MUTED, 28)
@@ -63,7 +63,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 
 
 def _fit(pen: ImageDraw.ImageDraw, text: str, size: int, width: int) -> str:
-    """``text``, cut short with an ellipsis where it would not fit ``width``."""
+    """``text`` on one line, cut short with an ellipsis where it would not fit ``width``."""
+    text = " ".join(text.split())
     font = _font(size)
     if pen.textlength(text, font=font) <= width:
         return text

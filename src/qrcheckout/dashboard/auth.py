@@ -141,7 +141,9 @@ def _cookie(request: Request, response: Response, name: str, value: str) -> None
         name,
         value,
         path=DASHBOARD_PATH,
-        secure=request.url.scheme == "https",
+        # Over https, or served at an https address through a proxy this one does not trust.
+        secure=request.url.scheme == "https"
+        or container(request).settings.public_url.startswith("https://"),
         httponly=True,
         samesite="lax",
     )

@@ -69,7 +69,10 @@ async def save_product(
 
 @router.post("/catalog/{product_id}/archive")
 async def archive(product_id: str, request: Request, member: StaffMember, form: Form) -> Response:
+    """``active=no`` archives it, ``active=yes`` puts it back on sale."""
     await _own(request, member, product_id)
+    if form.get("active") not in ("yes", "no"):
+        raise Invalid("invalid_active", "active: 'yes' or 'no'.", field="active")
     active = form.get("active") == "yes"
     await container(request).catalog.update(member.access, product_id, ProductUpdate(active=active))
     return done(f"/catalog/{product_id}", "product_saved" if active else "product_archived")
@@ -102,7 +105,7 @@ async def _fields(
     fields |= {"unit_amount": price, "currency": currency}
     for limit in ("capacity", "max_per_order"):
         text = str(form.get(limit) or "").strip()
-        if text and not text.isdigit():
+        if text and not (text.isascii() and text.isdigit() and len(text) <= 9):
             raise Invalid(f"invalid_{limit}", f"{limit.replace('_', ' ')}: a whole number.")
         fields[limit] = int(text) if text else None
     return fields

@@ -33,6 +33,8 @@ from qrcheckout.orders.models import Order, OrderPayment
 from qrcheckout.orders.states import OrderPaymentStatus
 
 PAGE = 50
+# The dates a list may be asked for.
+EARLIEST, LATEST = date(2000, 1, 1), date(9998, 12, 31)
 # What a payment list shows: money that moved or was refused, not sessions merely opened.
 SHOWN = (
     TokenPaymentStatus.APPROVED,
@@ -42,7 +44,18 @@ SHOWN = (
     TokenPaymentStatus.REJECTED,
 )
 # The statuses a list may be filtered by (an order's charge counts as paid once it succeeded).
-STATUSES = ("paid", "processing", "approved", "failed", "rejected", "refunding", "refunded")
+STATUSES = (
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "processing",
+    "approved",
+    "failed",
+    "rejected",
+    "refunding",
+)
+# The payments whose money was taken: takings count them, less what went back.
+MONEY_TAKEN = ("paid", "partially_refunded", "refunded")
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class Sale:
     order_id: str | None
     email: str | None
     problem: str | None
+    refunded: int
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,15 @@ class SaleFilters:
     def __post_init__(self) -> None:
         if self.status and self.status not in STATUSES:
             raise Malformed("invalid_status", f"No status {self.status!r}.", field="status")
+        for name, day in (("since", self.since), ("until", self.until)):
+            if day is not None and not EARLIEST <= day <= LATEST:
+                raise Malformed(
+                    "invalid_date", f"{name}: a date from {EARLIEST} to {LATEST}.", field=name
+                )
         if self.since and self.until and self.since > self.until:
             raise Malformed("invalid_range", "The range ends before it starts.", field="until")
+        if self.after:
+            _cursor(self.after)  # a cursor that cannot be read is refused before any query
 
 
 @dataclass(frozen=True)
@@ -144,8 +165,8 @@ class Sales:
     async def _takings(self, session: Any, access: Access, since: datetime) -> list[Takings]:
         sales = _sales(access).subquery()
         rows = await session.execute(
-            select(sales.c.currency, func.sum(sales.c.amount), func.count())
-            .where(sales.c.status == "paid", sales.c.problem.is_(None), sales.c.at >= since)
+            select(sales.c.currency, func.sum(sales.c.amount - sales.c.refunded), func.count())
+            .where(sales.c.status.in_(MONEY_TAKEN), sales.c.problem.is_(None), sales.c.at >= since)
             .group_by(sales.c.currency)
             .order_by(sales.c.currency)
         )
@@ -159,7 +180,7 @@ def _sales(access: Access) -> CompoundSelect[Any]:
     sessions = (
         select(
             Payment.id.label("id"),
-            Payment.status.label("status"),
+            _session_status().label("status"),
             Payment.amount_total.label("amount"),
             Payment.currency.label("currency"),
             Payment.provider.label("provider"),
@@ -168,6 +189,7 @@ def _sales(access: Access) -> CompoundSelect[Any]:
             Order.id.label("order_id"),
             func.coalesce(Order.customer_email, Token.customer_email).label("email"),
             Payment.problem.label("problem"),
+            _session_refunded().label("refunded"),
         )
         .join(Token, Token.id == Payment.token_id)
         .outerjoin(Order, order_of_token)
@@ -189,6 +211,7 @@ def _sales(access: Access) -> CompoundSelect[Any]:
             Order.id,
             Order.customer_email,
             OrderPayment.problem,
+            OrderPayment.amount_refunded,
         )
         .join(Order, Order.id == OrderPayment.order_id)
         .where(access.scope(Resource.ORDER, Action.LIST, Order), ~through_session)
@@ -196,10 +219,33 @@ def _sales(access: Access) -> CompoundSelect[Any]:
     return union_all(sessions, charges)
 
 
+def _session_refunded() -> ColumnElement[int]:
+    """What of a session's money went back: all of it when the service refunded it (it came
+    too late), else what its order refunded."""
+    return case(
+        (Payment.refund_id.is_not(None), Payment.amount_total),
+        else_=func.coalesce(Order.amount_refunded, 0),
+    )
+
+
+def _session_status() -> ColumnElement[str]:
+    refunded = _session_refunded()
+    paid = Payment.status == TokenPaymentStatus.PAID
+    return case(
+        (paid & (refunded >= Payment.amount_total) & (refunded > 0), literal("refunded")),
+        (paid & (refunded > 0), literal("partially_refunded")),
+        else_=Payment.status,
+    )
+
+
 def _charge_status() -> ColumnElement[str]:
     # An order's charge speaks as a session does; money it could not apply is given back.
+    refunded, amount = OrderPayment.amount_refunded, OrderPayment.amount
+    succeeded = OrderPayment.status == OrderPaymentStatus.SUCCEEDED
     return case(
-        (OrderPayment.status == OrderPaymentStatus.SUCCEEDED, literal("paid")),
+        (succeeded & (refunded >= amount) & (refunded > 0), literal("refunded")),
+        (succeeded & (refunded > 0), literal("partially_refunded")),
+        (succeeded, literal("paid")),
         (OrderPayment.status == OrderPaymentStatus.REFUNDED, literal("refunded")),
         else_=literal("refunding"),
     )

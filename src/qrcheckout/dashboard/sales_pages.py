@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from qrcheckout.checkout.service import TOKENS_TOPIC
+from qrcheckout.dashboard import auth
 from qrcheckout.dashboard.auth import StaffMember
 from qrcheckout.dashboard.pages import page, router, templates
 from qrcheckout.dashboard.sales import STATUSES, SaleFilters, Sales
@@ -25,7 +26,8 @@ from qrcheckout.money import plain_amount
 from qrcheckout.realtime.watch import Watch
 from qrcheckout.staff.paths import DASHBOARD_PATH
 
-KEEPALIVE_SECONDS = 15.0
+# Keeps idle connections open, and bounds how long a session that ended keeps its stream.
+KEEPALIVE_SECONDS = 5.0
 # The longest query a payment search keeps.
 MAX_QUERY = 320
 CSV_PAGE = 500
@@ -59,10 +61,15 @@ async def live(request: Request, member: StaffMember) -> StreamingResponse:
         transport="sse",
     )
     await watch.open()
+    secret = auth.session_secret(request) or ""
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         async for state in watch.states():
+            # Signed out, removed or expired since: the stream ends, and tells nothing more.
+            if await services.staff.session(secret) is None:
+                yield "event: signed-out\ndata: {}\n\n"
+                return
             yield f"event: overview\ndata: {json.dumps(state)}\n\n" if state else ": keepalive\n\n"
 
     return StreamingResponse(
@@ -90,7 +97,7 @@ def _filters(request: Request, limit: int | None = None) -> SaleFilters:
 
     if limit is None and query.get("limit"):
         text = query["limit"]
-        if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
             raise Malformed("invalid_limit", f"limit: a page holds 1 to {MAX_PAGE} payments.")
         limit = int(text)
     return SaleFilters(
@@ -134,7 +141,18 @@ async def payments_csv(request: Request, member: StaffMember) -> StreamingRespon
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(
-            ["id", "created", "status", "amount", "currency", "provider", "token", "order", "email"]
+            [
+                "id",
+                "created",
+                "status",
+                "amount",
+                "refunded",
+                "currency",
+                "provider",
+                "token",
+                "order",
+                "email",
+            ]
         )
         filters: SaleFilters | None = first
         while filters is not None:
@@ -146,6 +164,7 @@ async def payments_csv(request: Request, member: StaffMember) -> StreamingRespon
                         sale.at.isoformat(),
                         sale.status,
                         plain_amount(sale.amount, sale.currency),
+                        plain_amount(sale.refunded, sale.currency),
                         sale.currency.upper(),
                         sale.provider,
                         sale.token_id or "",

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from qrcheckout.access.permissions import Action, Resource
-from qrcheckout.access.schemas import MerchantSettings
+from qrcheckout.access.schemas import KeyCreate, MerchantSettings
 from qrcheckout.dashboard.auth import CSRF, Form, Owner, StaffMember
 from qrcheckout.dashboard.pages import done, page, router
 from qrcheckout.errors import DomainError, Malformed
@@ -110,10 +110,12 @@ def _refusal(exc: DomainError | ValidationError) -> tuple[str, int]:
 async def create_key(request: Request, member: Owner, form: Form) -> Response:
     merchants = container(request).merchants
     merchants.may_manage_keys(member.access, member.merchant_id, Action.CREATE)
-    name = str(form.get("name") or "").strip()
-    if not 1 <= len(name) <= 100:
-        return await _page(request, member, error="Name the key (1 to 100 characters).", status=422)
-    made = await merchants.create_key(member.merchant_id, name)
+    try:
+        wanted = KeyCreate.model_validate({"name": str(form.get("name") or "").strip()})
+    except ValidationError as exc:
+        message, status = _refusal(exc)
+        return await _page(request, member, error=message, status=status)
+    made = await merchants.create_key(member.merchant_id, wanted.name)
     return await _page(request, member, shown_once={"key": made.secret})
 
 

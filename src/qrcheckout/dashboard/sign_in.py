@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
+import posixpath
+from urllib.parse import unquote, urlsplit
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -18,6 +19,7 @@ from qrcheckout.http.errors import headers_of, status_of
 from qrcheckout.http.ratelimit import client_ip, limiter
 from qrcheckout.ratelimit import Rule
 from qrcheckout.staff.paths import DASHBOARD_PATH, SIGN_IN_PATH
+from qrcheckout.staff.service import account_key
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ async def sign_in(request: Request, form: Form) -> Response:
     email = str(form.get("email") or "").strip()
     password = str(form.get("password") or "")
     rates = limiter(request)
-    account = f"{merchant}:{email.lower()}"
+    account = account_key(merchant, email)
     try:
         # Counted per account and per address: past either, even the right password waits.
         await rates.check_failures(client_ip(request))
@@ -111,10 +113,14 @@ def _merchant_param(value: str | None) -> str:
 
 
 def _next(value: str | None) -> str:
-    """Where to go after signing in: a back-office path only, never another site."""
-    if not value:
+    """Where to go after signing in: a back-office path only, never another site or page."""
+    if not value or "\\" in value or not value.isprintable():
         return DASHBOARD_PATH
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith(DASHBOARD_PATH) or "\\" in value:
+    # Dot segments (``..``, ``%2e%2e``) would step out of it: a path must be plain.
+    written = unquote(parts.path)
+    path = posixpath.normpath(written) if written else ""
+    inside = path == DASHBOARD_PATH or path.startswith(DASHBOARD_PATH + "/")
+    if parts.scheme or parts.netloc or not inside or path != written or "//" in value:
         return DASHBOARD_PATH
     return value

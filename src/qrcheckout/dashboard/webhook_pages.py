@@ -4,7 +4,9 @@ secret, rotated on demand by the owner and shown that once."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Path, Request
 from starlette.responses import Response
 
 from qrcheckout.dashboard.auth import CSRF, Owner, StaffMember
@@ -56,7 +58,9 @@ async def replay(provider: str, event_id: str, request: Request, member: StaffMe
 
 
 @router.post("/webhooks/deliveries/{delivery_id}/redeliver", dependencies=[CSRF])
-async def redeliver(delivery_id: int, request: Request, member: StaffMember) -> Response:
+async def redeliver(
+    delivery_id: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, member: StaffMember
+) -> Response:
     await container(request).notifier.redeliver(member.access, delivery_id)
     return done("/webhooks", "delivery_queued")
 

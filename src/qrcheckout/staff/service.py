@@ -288,6 +288,16 @@ class Staff:
         return await anyio.to_thread.run_sync(check)
 
 
+def account_key(merchant_id: str, email: str) -> str:
+    """What sign-in attempts are counted under: the account the email would sign in to, however
+    it is written (``Ann <ANN@example.com>``, a full-width letter), or the text itself."""
+    try:
+        address = _email(email)
+    except Invalid:
+        address = email.strip().lower()
+    return f"{merchant_id}:{address}"
+
+
 def _email(text: str) -> str:
     try:
         return str(_EMAIL.validate_python(text.strip()))
