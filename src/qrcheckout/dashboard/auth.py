@@ -21,7 +21,7 @@ from starlette.responses import Response
 from qrcheckout.errors import Forbidden
 from qrcheckout.http.deps import container
 from qrcheckout.staff.paths import DASHBOARD_PATH, SIGN_IN_PATH
-from qrcheckout.staff.service import SignedIn, StaffRole
+from qrcheckout.staff.service import SignedIn
 
 SESSION_COOKIE = "qrcheckout_staff"
 PRESESSION_COOKIE = "qrcheckout_presession"
@@ -66,16 +66,6 @@ async def _session(request: Request) -> SignedIn | None:
 
 
 StaffMember = Annotated[SignedIn, Depends(staff_member)]
-
-
-async def owner(member: StaffMember) -> SignedIn:
-    """The signed-in staff member, who must be an owner."""
-    if member.role is not StaffRole.OWNER:
-        raise FormRefused("forbidden", "Only the shop's owner may do this.")
-    return member
-
-
-Owner = Annotated[SignedIn, Depends(owner)]
 
 
 def csrf_token(request: Request) -> str:

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from qrcheckout.access.permissions import Action, Resource
 from qrcheckout.access.schemas import KeyCreate, MerchantSettings
-from qrcheckout.dashboard.auth import CSRF, Form, Owner, StaffMember
+from qrcheckout.dashboard.auth import CSRF, Form, StaffMember
 from qrcheckout.dashboard.pages import done, page, router
 from qrcheckout.errors import DomainError, Malformed
 from qrcheckout.http.deps import container
@@ -45,7 +45,8 @@ async def _page(
     services = container(request)
     access = member.access
     merchant = await services.merchants.get(access, member.merchant_id)
-    is_owner = member.role is StaffRole.OWNER
+    # What the page offers follows the permission table, as every action behind it does.
+    may_keys = access.may(Resource.API_KEY, Action.LIST)
     linked = access.may(Resource.STRIPE_ACCOUNT, Action.LIST)
     links = await services.links.all(access) if linked else []
     return page(
@@ -56,8 +57,11 @@ async def _page(
             "m": merchant,
             "sent": sent,
             "error": error,
-            "is_owner": is_owner,
-            "keys": await services.merchants.keys(member.merchant_id) if is_owner else [],
+            "may_edit": access.may(Resource.MERCHANT, Action.UPDATE),
+            "may_keys": may_keys,
+            "may_link": access.may(Resource.STRIPE_ACCOUNT, Action.CREATE),
+            "may_invite": access.may(Resource.STAFF_MEMBER, Action.CREATE),
+            "keys": await services.merchants.keys(member.merchant_id) if may_keys else [],
             "link": next((link for link in links if link.unlinked_at is None), None),
             "connect": services.settings.connect_client_id is not None,
             "staff": await services.staff.members(access),
@@ -69,7 +73,8 @@ async def _page(
 
 
 @router.post("/settings")
-async def save_settings(request: Request, member: Owner, form: Form) -> Response:
+async def save_settings(request: Request, member: StaffMember, form: Form) -> Response:
+    member.access.grants(Resource.MERCHANT, Action.UPDATE)  # refused before anything is read
     try:
         changes = MerchantSettings.model_validate(_settings_of(form))
         await container(request).merchants.update(member.access, member.merchant_id, changes)
@@ -107,7 +112,7 @@ def _refusal(exc: DomainError | ValidationError) -> tuple[str, int]:
 
 
 @router.post("/settings/keys")
-async def create_key(request: Request, member: Owner, form: Form) -> Response:
+async def create_key(request: Request, member: StaffMember, form: Form) -> Response:
     merchants = container(request).merchants
     merchants.may_manage_keys(member.access, member.merchant_id, Action.CREATE)
     try:
@@ -120,7 +125,7 @@ async def create_key(request: Request, member: Owner, form: Form) -> Response:
 
 
 @router.post("/settings/keys/{key_id}/revoke", dependencies=[CSRF])
-async def revoke_key(key_id: str, request: Request, member: Owner) -> Response:
+async def revoke_key(key_id: str, request: Request, member: StaffMember) -> Response:
     merchants = container(request).merchants
     merchants.may_manage_keys(member.access, member.merchant_id, Action.CANCEL)
     await merchants.revoke_key(member.merchant_id, key_id)
@@ -131,7 +136,7 @@ async def revoke_key(key_id: str, request: Request, member: Owner) -> Response:
 
 
 @router.post("/settings/stripe-connect", dependencies=[CSRF])
-async def connect_stripe(request: Request, member: Owner) -> Response:
+async def connect_stripe(request: Request, member: StaffMember) -> Response:
     """Off to Stripe, to approve that payments go into the merchant's own account."""
     url, _ = await container(request).links.start(member.access, member.merchant_id)
     return RedirectResponse(url, status_code=303)
@@ -141,7 +146,8 @@ async def connect_stripe(request: Request, member: Owner) -> Response:
 
 
 @router.post("/settings/staff")
-async def invite(request: Request, member: Owner, form: Form) -> Response:
+async def invite(request: Request, member: StaffMember, form: Form) -> Response:
+    member.access.grants(Resource.STAFF_MEMBER, Action.CREATE)
     role = str(form.get("role") or StaffRole.STAFF.value)
     if role not in StaffRole.__members__.values():
         raise Malformed("invalid_role", f"No role {role[:20]!r}.", field="role")
@@ -157,6 +163,6 @@ async def invite(request: Request, member: Owner, form: Form) -> Response:
 
 
 @router.post("/settings/staff/{member_id}/remove", dependencies=[CSRF])
-async def remove(member_id: str, request: Request, member: Owner) -> Response:
+async def remove(member_id: str, request: Request, member: StaffMember) -> Response:
     await container(request).staff.remove(member.access, member_id)
     return done("/settings", "staff_removed")

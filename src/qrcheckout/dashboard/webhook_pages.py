@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import Path, Request
 from starlette.responses import Response
 
-from qrcheckout.dashboard.auth import CSRF, Owner, StaffMember
+from qrcheckout.access.permissions import Action, Resource
+from qrcheckout.dashboard.auth import CSRF, StaffMember
 from qrcheckout.dashboard.pages import done, page, router
 from qrcheckout.errors import Malformed, NotFound
 from qrcheckout.http.deps import container
-from qrcheckout.staff.service import SignedIn, StaffRole
+from qrcheckout.staff.service import SignedIn
 from qrcheckout.webhooks.service import stored_events
 from qrcheckout.webhooks.states import EventStatus
 
@@ -42,7 +43,7 @@ async def _page(request: Request, member: SignedIn, secret: str | None = None) -
             "statuses": [s.value for s in EventStatus],
             "deliveries": await services.notifier.deliveries(member.access, SHOWN),
             "endpoints": brand.webhook_urls if brand else [],
-            "is_owner": member.role is StaffRole.OWNER,
+            "may_rotate": member.access.may(Resource.MERCHANT, Action.UPDATE),
             "secret": secret,
         },
     )
@@ -66,7 +67,7 @@ async def redeliver(
 
 
 @router.post("/webhooks/secret", dependencies=[CSRF])
-async def rotate_secret(request: Request, member: Owner) -> Response:
+async def rotate_secret(request: Request, member: StaffMember) -> Response:
     """A new signing secret, shown on this page this once: the old one signs nothing more."""
     merchants = container(request).merchants
     secret = await merchants.rotate_webhook_secret(member.access, member.merchant_id)

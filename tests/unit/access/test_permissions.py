@@ -96,3 +96,56 @@ def test_events_reach_their_merchant_and_buyer_only() -> None:
     assert not BOB.allows(Resource.EVENT, Action.SUBSCRIBE, event)
     assert not SHOP.allows(Resource.EVENT, Action.SUBSCRIBE, unowned)
     assert ADMIN.allows(Resource.EVENT, Action.SUBSCRIBE, unowned)
+
+
+OWNER = Access(Principal(Role.OWNER, shop="default", merchant_id="default"))
+CLERK = Access(Principal(Role.STAFF, shop="default", merchant_id="default"))
+MINE, THEIRS = {"merchant_id": "default"}, {"merchant_id": "acme"}
+
+
+@pytest.mark.parametrize(
+    ("resource", "action"),
+    [
+        (Resource.ORDER, Action.LIST),
+        (Resource.ORDER, Action.REFUND),
+        (Resource.ORDER, Action.CANCEL),
+        (Resource.TOKEN, Action.CANCEL),
+        (Resource.PRODUCT, Action.UPDATE),
+        (Resource.EVENT, Action.LIST),
+        (Resource.EVENT, Action.REPLAY),
+        (Resource.DELIVERY, Action.REPLAY),
+        (Resource.STAFF_MEMBER, Action.LIST),
+    ],
+)
+def test_back_office_staff_run_the_shop(resource: Resource, action: Action) -> None:
+    for access in (OWNER, CLERK):
+        assert access.allows(resource, action, MINE) is not None
+        assert access.allows(resource, action, THEIRS) is None
+
+
+@pytest.mark.parametrize(
+    ("resource", "action"),
+    [
+        (Resource.MERCHANT, Action.UPDATE),
+        (Resource.API_KEY, Action.LIST),
+        (Resource.API_KEY, Action.CREATE),
+        (Resource.API_KEY, Action.CANCEL),
+        (Resource.STRIPE_ACCOUNT, Action.CREATE),
+        (Resource.STRIPE_ACCOUNT, Action.CANCEL),
+        (Resource.STAFF_MEMBER, Action.CREATE),
+        (Resource.STAFF_MEMBER, Action.CANCEL),
+    ],
+)
+def test_only_the_owner_keeps_settings_keys_links_and_staff(
+    resource: Resource, action: Action
+) -> None:
+    assert OWNER.allows(resource, action, {**MINE, "id": "default"}) is not None
+    assert OWNER.allows(resource, action, {**THEIRS, "id": "acme"}) is None
+    assert not CLERK.may(resource, action)
+    with pytest.raises(Forbidden):
+        CLERK.grants(resource, action)
+
+
+def test_the_back_office_charges_no_cards() -> None:
+    for access in (OWNER, CLERK):
+        assert not access.may(Resource.CARD_CHARGE, Action.CREATE)
