@@ -206,7 +206,7 @@ def test_declined_card_then_good_card(
     # A decline is not an outcome: the desktop says so as it happens, and keeps waiting.
     expect(status).to_have_text("Card declined, waiting for another try")
     expect(status).to_have_attribute("data-status", "declined")
-    expect(desktop.locator("#reason")).to_have_text("Your card was declined.")
+    expect(desktop.locator("#reason")).to_have_text("The card was declined.")
     assert token(server, token_id)["status"] == "inprogress"
     expect(desktop.locator("#new-sale")).to_be_hidden()
 

@@ -365,11 +365,40 @@ def test_a_declined_card_is_told_while_the_token_waits(server: RunningServer) ->
         )
     )
     assert declined["status"] == "inprogress"
-    assert declined["failure_message"] == "Your card was declined."
+    # Said without the bank's reason: anyone holding the code sees the QR page.
+    assert declined["failure_message"] == "The card was declined."
     # The next try on the same page goes through, and the decline is forgotten.
     assert submit_card(url).status_code == 303
     paid = wait_until(lambda: (t := token(server, created["id"])) and t["paid_count"] == 1 and t)
     assert paid["failure_code"] is None and paid["failure_message"] is None
+
+
+def test_a_decline_that_comes_after_its_payment_changes_nothing(server: RunningServer) -> None:
+    created = create_token(server, kind="static")
+    url = pay_page(server, created["id"])
+    assert submit_card(url).status_code == 303
+    paid = wait_until(lambda: (t := token(server, created["id"])) and t["paid_count"] == 1 and t)
+    [intent] = [
+        e["data"]["object"]["payment_intent"]
+        for e in server.sandbox.events
+        if e["type"] == "checkout.session.completed"
+    ]
+    late = {
+        "id": "evt_test_late_decline",
+        "object": "event",
+        "type": "payment_intent.payment_failed",
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": intent,
+                "object": "payment_intent",
+                "metadata": {"token_id": created["id"]},
+                "last_payment_error": {"message": "Your card has insufficient funds."},
+            }
+        },
+    }
+    assert _send(server, late).status_code == 200
+    assert token(server, created["id"])["failure_code"] == paid["failure_code"] is None
 
 
 def test_a_decline_for_another_accounts_token_is_ignored(server: RunningServer) -> None:

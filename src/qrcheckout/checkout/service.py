@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from qrcheckout import metrics
 from qrcheckout.access.models import Merchant
@@ -71,6 +72,11 @@ Settle = Callable[[CheckoutEvent], Awaitable[None]]
 CANCEL_PREFIX = "tcs_"
 # A token's failure code while its last attempt was declined (it still waits for a payment).
 DECLINED = "payment_declined"
+DECLINED_MESSAGE = "The card was declined."
+# A session whose money is taken or on its way: a decline of an earlier try is old news.
+_MOVED_ON = frozenset(
+    {TokenPaymentStatus.APPROVED, TokenPaymentStatus.PROCESSING, TokenPaymentStatus.PAID}
+)
 
 
 def token_topic(token_id: str) -> str:
@@ -501,16 +507,40 @@ class CheckoutService:
     ) -> Owner | None:
         """A buyer's attempt was refused: the token's watchers are told (the QR page says so)
         while it waits for another try. Only a token with a session on that provider and
-        account hears it."""
-        token = await _find(session, declined.reference, lock=True)
-        if token is None or not any(
-            (p.provider, p.account_id) == (declined.provider, declined.account)
-            for p in token.payments
-        ):
+        account hears it; a decline that arrives after its payment went through on another
+        try, or over a graver failure, changes nothing."""
+        if not _valid_id(declined.reference):
             return None
-        if token.status == TokenStatus.INPROGRESS:
+        token = await session.scalar(
+            select(Token)
+            .where(Token.id == declined.reference)
+            .options(raiseload(Token.payments))
+            .with_for_update()
+        )
+        if token is None:
+            return None
+        sessions = (
+            await session.execute(
+                select(Payment.status, Payment.payment_intent).where(
+                    Payment.token_id == token.id,
+                    Payment.provider == declined.provider,
+                    Payment.account_id.is_(None)
+                    if declined.account is None
+                    else Payment.account_id == declined.account,
+                )
+            )
+        ).all()
+        if not sessions:
+            return None
+        settled = any(
+            intent == declined.payment_id and status in _MOVED_ON for status, intent in sessions
+        )
+        graver = token.failure_code not in (None, DECLINED)
+        if token.status == TokenStatus.INPROGRESS and not settled and not graver:
+            # What the buyer's bank said stays with the provider's event: anyone holding the
+            # code sees the QR page.
             token.failure_code = DECLINED
-            token.failure_message = declined.message
+            token.failure_message = DECLINED_MESSAGE
             self.announce(outbox, token)
         return token_owner(token)
 

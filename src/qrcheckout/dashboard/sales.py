@@ -23,6 +23,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.orm import raiseload
 
 from qrcheckout.access.permissions import Access, Action, Resource
 from qrcheckout.checkout.models import Payment, Token
@@ -149,7 +150,12 @@ class Sales:
             )
             open_tokens = list(
                 await session.scalars(
-                    select(Token).where(open_scope).order_by(Token.created_at.desc()).limit(10)
+                    select(Token)
+                    .where(open_scope)
+                    # A café table's code collects thousands of sessions: none are needed here.
+                    .options(raiseload(Token.payments))
+                    .order_by(Token.created_at.desc())
+                    .limit(10)
                 )
             )
             open_count = await session.scalar(select(func.count()).where(open_scope)) or 0

@@ -319,13 +319,18 @@ class Notifier:
             ):
                 raise NotFound("delivery_not_found", "No such webhook delivery.")
             delivery = found[0]
-            if delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0:
-                raise Conflict("delivery_pending", "This delivery has not been tried yet.")
+            if delivery.status == DeliveryStatus.PENDING:
+                # Being sent, or to be sent again at its time: a second sending beside it
+                # would race it for the outcome.
+                raise Conflict(
+                    "delivery_pending",
+                    "This delivery is under way; it is tried again "
+                    f"at {delivery.next_attempt_at:%H:%M:%S} UTC.",
+                )
             # One more attempt, numbered after the ones before: past the last allowed one, a
-            # failure settles it as failed again.
+            # failure settles it as failed again. A delivered one keeps when it was delivered.
             delivery.status = DeliveryStatus.PENDING.value
             delivery.next_attempt_at = utcnow()
-            delivery.delivered_at = None
         log.info("delivery %s of %s to be sent again", delivery_id, delivery.notification_id)
         self.wake.set()
 

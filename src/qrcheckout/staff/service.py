@@ -33,6 +33,7 @@ INVITE_PREFIX = "inv_"
 SESSION_PREFIX = "sess_"
 INVITE_LIFETIME = timedelta(days=7)
 SESSION_LIFETIME = timedelta(hours=12)
+HASHING_AT_ONCE = 4
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 _EMAIL = TypeAdapter(Email)
@@ -82,6 +83,8 @@ class Staff:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.hasher = PasswordHasher()
+        # argon2 takes 64 MiB a check: a burst of sign-ins waits here, not in memory.
+        self._hashing = anyio.Semaphore(HASHING_AT_ONCE)
         # Checked against when no account matches, so a wrong email costs what a wrong password
         # does: the answer's timing does not tell which accounts exist.
         self._decoy = self.hasher.hash(secrets.token_urlsafe(16))
@@ -168,26 +171,38 @@ class Staff:
             return list(rows)
 
     async def remove(self, access: Access, member_id: str) -> StaffMember:
-        """Take an account out of the back office: it signs in no more, its sessions end."""
+        """Take an account out of the back office: it signs in no more, its sessions end. A
+        shop keeps one owner who can sign in."""
         async with self.db.transaction() as session:
-            member = await session.get(StaffMember, member_id, with_for_update=True)
+            member = await session.get(StaffMember, member_id)
             if member is None or member.removed_at is not None:
                 raise NotFound("staff_member_not_found", "No such staff member.")
             access.check(Resource.STAFF_MEMBER, Action.CANCEL, member)
-            owners = await session.scalars(
-                select(StaffMember.id).where(
-                    StaffMember.merchant_id == member.merchant_id,
-                    StaffMember.role == StaffRole.OWNER,
-                    StaffMember.removed_at.is_(None),
-                    StaffMember.password_hash.is_not(None),
+            # Every account of the merchant locked, in one order: two owners removing each
+            # other at once (on two instances) cannot both see the other one left.
+            staff = list(
+                await session.scalars(
+                    select(StaffMember)
+                    .where(StaffMember.merchant_id == member.merchant_id)
+                    .order_by(StaffMember.id)
+                    .with_for_update()
                 )
             )
-            if member.role == StaffRole.OWNER and set(owners) <= {member.id}:
+            member = next(m for m in staff if m.id == member_id)
+            if member.removed_at is not None:
+                raise NotFound("staff_member_not_found", "No such staff member.")
+            owners = {
+                m.id
+                for m in staff
+                if m.role == StaffRole.OWNER and m.removed_at is None and m.password_hash
+            }
+            if member.role == StaffRole.OWNER and owners <= {member.id}:
                 raise Conflict("last_owner", "A shop keeps at least one owner.")
             member.removed_at = utcnow()
             member.password_hash = None
             member.invite_digest = None
             await session.execute(delete(StaffSession).where(StaffSession.staff_id == member.id))
+        log.info("staff %s removed from merchant %s", member.id, member.merchant_id)
         return member
 
     # -- sessions ----------------------------------------------------------------------------
@@ -276,7 +291,8 @@ class Staff:
                 field="password",
             )
         # argon2 is slow on purpose; a worker thread keeps the event loop free meanwhile.
-        return await anyio.to_thread.run_sync(self.hasher.hash, password)
+        async with self._hashing:
+            return await anyio.to_thread.run_sync(self.hasher.hash, password)
 
     async def _verify(self, hashed: str, password: str) -> bool:
         def check() -> bool:
@@ -285,7 +301,8 @@ class Staff:
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await anyio.to_thread.run_sync(check)
+        async with self._hashing:
+            return await anyio.to_thread.run_sync(check)
 
 
 def account_key(merchant_id: str, email: str) -> str:
