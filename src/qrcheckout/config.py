@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, pattern=r"^smtps?://[^\s]+$")
     # Who receipts come from.
     mail_from: str = Field(default="receipts@qrcheckout.invalid", max_length=320)
+    # A receipt the server refused is tried again after this, then 4 times longer each time.
+    mail_retry_base_seconds: float = Field(default=60.0, gt=0)
     # Browser origins besides the public URL's allowed to call the API (CORS), comma-separated.
     cors_origins: str = ""
     # Rate limits, per client IP unless said otherwise. Counted in memory, or in Redis (shared by

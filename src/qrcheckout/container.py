@@ -11,13 +11,13 @@ from qrcheckout.access.buyers import JWTVerifier
 from qrcheckout.access.models import DEFAULT_MERCHANT
 from qrcheckout.access.service import Merchants
 from qrcheckout.catalog.service import Catalog
-from qrcheckout.checkout.emails import ReceiptMail
 from qrcheckout.checkout.service import CheckoutService
 from qrcheckout.checkout.sessions import HostedSessions
 from qrcheckout.config import Settings
 from qrcheckout.connect.service import Fees, Links
 from qrcheckout.db import Database
 from qrcheckout.mail import Mailer
+from qrcheckout.notifications.receipts import ReceiptMail
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.payments import OrderPayments
 from qrcheckout.orders.service import OrderService, owner_of
@@ -111,7 +111,12 @@ class Container:
             webhooks={name: WebhookIntake(db, units, p) for name, p in providers.items()},
             limiter=RateLimiter.from_settings(settings),
             receipts=(
-                ReceiptMail(db, Mailer(settings.smtp_url, settings.mail_from), settings.public_url)
+                ReceiptMail(
+                    db,
+                    Mailer(settings.smtp_url, settings.mail_from),
+                    settings.public_url,
+                    settings.mail_retry_base_seconds,
+                )
                 if settings.smtp_url
                 else None
             ),

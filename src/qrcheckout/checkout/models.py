@@ -77,9 +77,11 @@ class Payment(Base):
     problem: Mapped[str | None] = mapped_column(Text)
     # The refund that gave that money back (a token's; an order's payments refund their own).
     refund_id: Mapped[str | None] = mapped_column(String(255))
-    # The buyer's email receipt: when it was sent (or claimed for sending), and how many tries.
+    # The buyer's email receipt: when it was sent, how many tries, and when it may be tried
+    # next (a claim's lease, or the wait after a refusal).
     receipt_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     receipt_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    receipt_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

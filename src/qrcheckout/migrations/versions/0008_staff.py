@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("receipt_tries", sa.Integer(), nullable=False, server_default="0")
         )
+        batch.add_column(sa.Column("receipt_next_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "staff",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -78,6 +79,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_staff_merchant_id"), table_name="staff")
     op.drop_table("staff")
     with op.batch_alter_table("payments") as batch:
+        batch.drop_column("receipt_next_at")
         batch.drop_column("receipt_tries")
         batch.drop_column("receipt_sent_at")
     with op.batch_alter_table("products") as batch:
