@@ -68,3 +68,11 @@ def test_routes_document_their_own_statuses_and_bodies(server: RunningServer) ->
 
     for ref in set(re.findall(r'"\\$ref": "#/components/schemas/([^"]+)"', json.dumps(doc))):
         assert ref in doc["components"]["schemas"], ref
+
+
+def test_every_route_named_in_the_documents_own_tables_exists(server: RunningServer) -> None:
+    from qrcheckout.http.openapi import BODIES, EXTRA_ERRORS
+
+    paths = server.client.get("/openapi.json").json()["paths"]
+    for method, path in (*EXTRA_ERRORS, *BODIES):
+        assert method in paths.get(path, {}), (method, path)

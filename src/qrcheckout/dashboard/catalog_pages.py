@@ -14,11 +14,10 @@ from qrcheckout.access.permissions import Resource
 from qrcheckout.catalog.models import Product
 from qrcheckout.catalog.schemas import ProductCreate, ProductUpdate
 from qrcheckout.dashboard.auth import Form, StaffMember
-from qrcheckout.dashboard.pages import done, page, router
+from qrcheckout.dashboard.pages import done, page, refusal, router
 from qrcheckout.dashboard.timeline import mine
 from qrcheckout.errors import DomainError, Invalid
 from qrcheckout.http.deps import container
-from qrcheckout.http.errors import status_of
 from qrcheckout.money import CURRENCIES, minor_units
 from qrcheckout.staff.service import SignedIn
 
@@ -118,13 +117,7 @@ async def _form(
     sent: FormData | dict[str, str],
     error: DomainError | ValidationError | None = None,
 ) -> Response:
-    message, status = "", 200
-    if isinstance(error, DomainError):
-        message, status = error.message, status_of(error)
-    elif isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message, status = (f"{where}: {first['msg']}" if where else first["msg"]), 422
+    message, status = refusal(error) if error is not None else ("", 200)
     return page(
         request,
         "product.html",

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Literal
-from urllib.parse import urlencode
 
 import anyio
 from fastapi import Request
@@ -16,7 +15,7 @@ from starlette.responses import Response
 from qrcheckout.access.permissions import Resource
 from qrcheckout.checkout import posters
 from qrcheckout.dashboard.auth import CSRF, Form, StaffMember
-from qrcheckout.dashboard.pages import done, page, router
+from qrcheckout.dashboard.pages import day, done, next_page, page, router
 from qrcheckout.dashboard.timeline import Timelines, mine
 from qrcheckout.errors import DomainError, Malformed
 from qrcheckout.http.deps import container
@@ -37,16 +36,15 @@ async def orders(request: Request, member: StaffMember) -> Response:
     status = query.get("status") or None
     if status is not None and status not in OrderStatus.__members__.values():
         raise Malformed("invalid_status", f"No order status {status[:40]!r}.", field="status")
-    since = _day(query.get("since"), "since")
+    since = day(request, "since")
     filters = ListFilters(
         limit=PAGE,
         starting_after=(query.get("after") or None),
         status=status,
-        created_gte=since,
+        created_gte=datetime.combine(since, time(), UTC) if since else None,
         email=(query.get("email") or "").strip()[:320] or None,
     )
     found, more = await container(request).orders.page(member.access, filters)
-    kept = {k: v for k, v in query.items() if k != "after" and v}
     after = found[-1]["id"] if more and found else None
     return page(
         request,
@@ -58,18 +56,9 @@ async def orders(request: Request, member: StaffMember) -> Response:
             "email": filters.email or "",
             "since": query.get("since") or "",
             "statuses": [s.value for s in OrderStatus],
-            "next_url": f"?{urlencode({**kept, 'after': after})}" if after else None,
+            "next_url": next_page(request, after),
         },
     )
-
-
-def _day(text: str | None, name: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.combine(date.fromisoformat(text), time(), UTC)
-    except ValueError as exc:
-        raise Malformed("invalid_date", f"{name}: {text[:40]!r} is not a date.") from exc
 
 
 @router.get("/orders/{order_id}")

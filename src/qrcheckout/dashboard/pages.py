@@ -6,7 +6,8 @@ permission table, like any API caller; a refusal is rendered as a page, not JSON
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from qrcheckout.dashboard import auth
@@ -62,10 +64,7 @@ class DashboardRoute(APIRoute):
             except DomainError as exc:
                 return refused(request, exc)
             except RequestValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first.get("loc", ()))
-                message = f"{where}: {first['msg']}" if where else "invalid request"
-                return refused(request, Malformed("validation_error", message))
+                return refused(request, Malformed("validation_error", first_error(exc.errors())))
 
         return page
 
@@ -100,6 +99,39 @@ def page(
 def done(path: str, notice: str) -> RedirectResponse:
     """After a change: back to ``path``, which says ``NOTICES[notice]``."""
     return RedirectResponse(f"{DASHBOARD_PATH}{path}?{urlencode({'done': notice})}", 303)
+
+
+def first_error(errors: Sequence[Any]) -> str:
+    """The first of a validation's errors, as a page says it: ``where: what``."""
+    first = errors[0] if errors else {"msg": "invalid request"}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+def refusal(exc: DomainError | ValidationError) -> tuple[str, int]:
+    """What a form's page says of a refusal, and its status."""
+    if isinstance(exc, DomainError):
+        return exc.message, status_of(exc)
+    return first_error(exc.errors()), 422
+
+
+def day(request: Request, name: str) -> date | None:
+    """A ``YYYY-MM-DD`` query parameter; refused (400) when it is not one."""
+    text = request.query_params.get(name) or ""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise Malformed("invalid_date", f"{name}: {text[:40]!r} is not a date.") from exc
+
+
+def next_page(request: Request, after: str | None) -> str | None:
+    """The link to the page after this one (its filters kept), or None on the last."""
+    if after is None:
+        return None
+    kept = {k: v for k, v in request.query_params.items() if k != "after" and v}
+    return f"?{urlencode({**kept, 'after': after})}"
 
 
 def refused(request: Request, exc: DomainError) -> Response:

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from qrcheckout.checkout.service import TOKENS_TOPIC
 from qrcheckout.dashboard import auth
 from qrcheckout.dashboard.auth import StaffMember
-from qrcheckout.dashboard.pages import page, router, templates
+from qrcheckout.dashboard.pages import day, next_page, page, router, templates
 from qrcheckout.dashboard.sales import STATUSES, SaleFilters, Sales
 from qrcheckout.errors import Malformed
 from qrcheckout.http.deps import container
@@ -85,16 +84,6 @@ async def live(request: Request, member: StaffMember) -> StreamingResponse:
 
 def _filters(request: Request, limit: int | None = None) -> SaleFilters:
     query = request.query_params
-
-    def day(name: str) -> date | None:
-        text = query.get(name) or ""
-        if not text:
-            return None
-        try:
-            return date.fromisoformat(text)
-        except ValueError as exc:
-            raise Malformed("invalid_date", f"{name}: {text[:40]!r} is not a date.") from exc
-
     if limit is None and query.get("limit"):
         text = query["limit"]
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
@@ -104,8 +93,8 @@ def _filters(request: Request, limit: int | None = None) -> SaleFilters:
         q=(query.get("q") or "")[:MAX_QUERY],
         status=query.get("status") or "",
         provider=(query.get("provider") or "")[:16],
-        since=day("since"),
-        until=day("until"),
+        since=day(request, "since"),
+        until=day(request, "until"),
         after=(query.get("after") or "")[:400],
         **({"limit": limit} if limit else {}),
     )
@@ -125,7 +114,7 @@ async def payments(request: Request, member: StaffMember) -> Response:
             "f": filters,
             "statuses": STATUSES,
             "providers": list(container(request).providers),
-            "next_url": f"?{urlencode({**kept, 'after': after})}" if after else None,
+            "next_url": next_page(request, after),
             "csv_url": f"{DASHBOARD_PATH}/payments.csv?{urlencode(kept)}",
         },
     )

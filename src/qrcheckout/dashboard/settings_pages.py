@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from qrcheckout.access.permissions import Action, Resource
 from qrcheckout.access.schemas import KeyCreate, MerchantSettings
 from qrcheckout.dashboard.auth import CSRF, Form, StaffMember
-from qrcheckout.dashboard.pages import done, page, router
+from qrcheckout.dashboard.pages import done, page, refusal, router
 from qrcheckout.errors import DomainError, Malformed
 from qrcheckout.http.deps import container
 from qrcheckout.http.errors import status_of
@@ -79,7 +79,7 @@ async def save_settings(request: Request, member: StaffMember, form: Form) -> Re
         changes = MerchantSettings.model_validate(_settings_of(form))
         await container(request).merchants.update(member.access, member.merchant_id, changes)
     except (DomainError, ValidationError) as exc:
-        message, status = _refusal(exc)
+        message, status = refusal(exc)
         return await _page(request, member, sent=form, error=message, status=status)
     return done("/settings", "settings_saved")
 
@@ -100,14 +100,6 @@ def _settings_of(form: FormData) -> dict[str, Any]:
     return fields
 
 
-def _refusal(exc: DomainError | ValidationError) -> tuple[str, int]:
-    if isinstance(exc, DomainError):
-        return exc.message, status_of(exc)
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return (f"{where}: {first['msg']}" if where else first["msg"]), 422
-
-
 # -- API keys ----------------------------------------------------------------------------------
 
 
@@ -118,7 +110,7 @@ async def create_key(request: Request, member: StaffMember, form: Form) -> Respo
     try:
         wanted = KeyCreate.model_validate({"name": str(form.get("name") or "").strip()})
     except ValidationError as exc:
-        message, status = _refusal(exc)
+        message, status = refusal(exc)
         return await _page(request, member, error=message, status=status)
     made = await merchants.create_key(member.merchant_id, wanted.name)
     return await _page(request, member, shown_once={"key": made.secret})

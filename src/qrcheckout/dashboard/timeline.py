@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from qrcheckout.access.permissions import Access, Action, Resource
-from qrcheckout.checkout.models import Token
+from qrcheckout.checkout.models import Payment, Token
 from qrcheckout.db import Database
 from qrcheckout.errors import NotFound
 from qrcheckout.money import format_amount
@@ -19,8 +20,9 @@ from qrcheckout.orders.ledger import load_order
 from qrcheckout.orders.models import Entitlement, Order
 from qrcheckout.webhooks.models import StoredEvent
 
-# The provider events shown beside one record, newest kept.
+# The provider events and sessions shown beside one record, newest kept.
 MAX_EVENTS = 50
+MAX_SESSIONS = 100
 
 
 @dataclass(frozen=True)
@@ -89,17 +91,26 @@ class Timelines:
             if order.failure_message and order.status in ("cancelled", "expired"):
                 moments.append(Moment(order.updated_at, order.failure_message, tone="failed"))
             if order.token is not None:
-                moments += _sessions(order.token)
+                moments += _sessions(order.token.payments)
             moments += await _notifications(session, order.id)
             moments += await _events(session, order.merchant_id, [order.id, order.token_id])
         return OrderStory(order, entitlements, _in_order(moments))
 
     async def token(self, access: Access, token_id: str) -> TokenStory:
         async with self.db.sessions() as session:
-            token = await session.get(Token, token_id)
+            token = await session.get(Token, token_id, options=[raiseload(Token.payments)])
             if token is None:
                 raise NotFound("token_not_found", "No such token.")
             mine(access, Resource.TOKEN, token)
+            # A café table's code may have thousands: the newest are told.
+            latest = list(
+                await session.scalars(
+                    select(Payment)
+                    .where(Payment.token_id == token.id)
+                    .order_by(Payment.created_at.desc())
+                    .limit(MAX_SESSIONS)
+                )
+            )
             order_id = await session.scalar(select(Order.id).where(Order.token_id == token.id))
             moments = [
                 Moment(
@@ -108,7 +119,7 @@ class Timelines:
                     format_amount(token.amount_total, token.currency),
                 )
             ]
-            moments += _sessions(token)
+            moments += _sessions(latest)
             if token.failure_message:
                 moments.append(Moment(token.updated_at, token.failure_message, tone="failed"))
             moments += await _events(session, token.merchant_id, [token.id])
@@ -122,7 +133,7 @@ def mine(access: Access, resource: Resource, row: object) -> None:
         raise NotFound(f"{resource}_not_found", f"No such {resource}.")
 
 
-def _sessions(token: Token) -> list[Moment]:
+def _sessions(payments: list[Payment]) -> list[Moment]:
     return [
         Moment(
             payment.created_at,
@@ -132,7 +143,7 @@ def _sessions(token: Token) -> list[Moment]:
             + (f": {payment.problem}" if payment.problem else ""),
             payment.status,
         )
-        for payment in token.payments
+        for payment in payments
     ]
 
 

@@ -76,16 +76,19 @@ EXTRA_ERRORS: dict[tuple[str, str], dict[str, str]] = {
         "502": "The signature could not be checked at the provider (PayPal): retried.",
     },
 }
-# Bodies that routes read themselves (to answer in their own envelope), with an example each.
-BODIES: dict[tuple[str, str], tuple[type[BaseModel] | dict[str, Any], dict[str, Any]]] = {
+# Bodies that routes read themselves (to answer in their own envelope): a schema, an example,
+# and whether one must be sent.
+BODIES: dict[tuple[str, str], tuple[type[BaseModel] | dict[str, Any], dict[str, Any], bool]] = {
     ("post", "/create-checkout-session"): (
         SessionCreate,
         {
             "line_items": [{"price": "espresso", "quantity": 2}],
             "customer_email": "ann@example.com",
         },
+        True,
     ),
-    ("post", "/v1/orders/{order_id}/refunds"): (RefundCreate, {"amount": 250}),
+    # Without one, all that is left is refunded.
+    ("post", "/v1/orders/{order_id}/refunds"): (RefundCreate, {"amount": 250}, False),
     ("post", "/v1/orders/{order_id}/charge"): (
         {
             "type": "object",
@@ -109,6 +112,7 @@ BODIES: dict[tuple[str, str], tuple[type[BaseModel] | dict[str, Any], dict[str, 
             },
         },
         {"data": {"type": "charge", "attributes": {"stripe": "tok_visa"}}},
+        True,
     ),
     ("post", "/v1/webhooks/{provider}"): (
         {
@@ -125,6 +129,7 @@ BODIES: dict[tuple[str, str], tuple[type[BaseModel] | dict[str, Any], dict[str, 
             "type": "checkout.session.completed",
             "data": {"object": {"id": "cs_test_a1", "object": "checkout.session"}},
         },
+        True,
     ),
 }
 SECURITY_SCHEMES = {
@@ -172,12 +177,15 @@ def _document(app: FastAPI) -> dict[str, Any]:
             operation.setdefault("security", SECURITY)
             body = BODIES.get((method, path))
             if body is not None:
-                operation["requestBody"] = _body(*body, schemas)
+                operation["requestBody"] = _body(*body, schemas=schemas)
     return doc
 
 
 def _body(
-    shape: type[BaseModel] | dict[str, Any], example: dict[str, Any], schemas: dict[str, Any]
+    shape: type[BaseModel] | dict[str, Any],
+    example: dict[str, Any],
+    required: bool,
+    schemas: dict[str, Any],
 ) -> dict[str, Any]:
     """A request body: a model's schema (its nested models into the components) or one given."""
     if isinstance(shape, dict):
@@ -187,8 +195,6 @@ def _body(
         schemas.update(schema.pop("$defs", {}))
         schemas[shape.__name__] = schema
         schema = {"$ref": f"#/components/schemas/{shape.__name__}"}
-    # A refund's body is optional: without one, all that is left is refunded.
-    required = shape is not RefundCreate
     return {
         "required": required,
         "content": {"application/json": {"schema": schema, "example": example}},

@@ -130,7 +130,7 @@ class WebhookIntake:
             ).all()
         for event_id, payload in rows:
             try:
-                await self._process(self.provider.read_webhook(payload.encode("utf-8")))
+                await self._reprocess(payload)
             except (DomainError, WebhookRejected) as exc:
                 log.warning("replaying event %s failed: %s", event_id, exc)
         return len(rows)
@@ -147,9 +147,13 @@ class WebhookIntake:
                 "event_settled", f"This event was {stored.status} already; nothing to replay."
             )
         log.info("%s event %s replayed from the back office", self.channel, event_id)
-        receipt = await self._process(self.provider.read_webhook(stored.payload.encode("utf-8")))
+        receipt = await self._reprocess(stored.payload)
         self._count(stored.type, "duplicate" if receipt.duplicate else receipt.status.value)
         return receipt
+
+    async def _reprocess(self, payload: str) -> Receipt:
+        """Process a stored event again, from its payload as it was verified."""
+        return await self._process(self.provider.read_webhook(payload.encode("utf-8")))
 
     async def _store(self, event: WebhookEvent, payload: bytes) -> None:
         insert = pg_insert if self.db.is_postgres else sqlite_insert
