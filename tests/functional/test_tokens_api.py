@@ -206,3 +206,26 @@ def test_the_shop_form_pays_through_the_provider_the_buyer_picks(
     unknown = server.client.post("/shop/checkout", data={"qty_espresso": "1", "provider": "cash"})
     assert unknown.status_code == 422 and "not set up here" in unknown.text
     assert server.client.get("/v1/tokens", headers=merchant()).json()["data"] == before
+
+
+def test_a_code_is_cached_by_clients_and_asked_again_cheaply(server: RunningServer) -> None:
+    created = create_token(server)
+    for fmt, media in (("png", "image/png"), ("svg", "image/svg+xml")):
+        first = server.client.get(f"/v1/tokens/{created['id']}/qr.{fmt}")
+        assert first.status_code == 200 and first.headers["content-type"] == media
+        assert first.headers["cache-control"] == "public, max-age=86400"
+        tag = first.headers["etag"]
+        again = server.client.get(
+            f"/v1/tokens/{created['id']}/qr.{fmt}", headers={"If-None-Match": tag}
+        )
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+        other = server.client.get(
+            f"/v1/tokens/{created['id']}/qr.{fmt}", headers={"If-None-Match": '"stale"'}
+        )
+        assert other.status_code == 200 and other.content == first.content
+    # Another token's code is its own, not a cached neighbour's.
+    second = create_token(server)
+    assert (
+        server.client.get(f"/v1/tokens/{second['id']}/qr.png").content
+        != server.client.get(f"/v1/tokens/{created['id']}/qr.png").content
+    )

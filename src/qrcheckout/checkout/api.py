@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Cookie, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Cookie, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -74,17 +75,26 @@ async def cancel_token(
     return await tokens.cancel(access, token_id, secret)
 
 
+# A token's code never changes while the service keeps its public URL: clients keep it a day.
+QR_CACHE_CONTROL = "public, max-age=86400"
+
+
 @router.get("/v1/tokens/{token_id}/qr.{fmt}")
 async def token_qr(
     token_id: str,
     fmt: Literal["svg", "png"],
     tokens: Tokens,
+    request: Request,
     payload: Literal["url", "json"] = Query("url"),
 ) -> Response:
     data = qr.payload(tokens.to_out(await tokens.get(token_id)), payload)
-    if fmt == "svg":
-        return Response(qr.svg(data), media_type="image/svg+xml")
-    return Response(qr.png(data), media_type="image/png")
+    image = qr.svg(data) if fmt == "svg" else qr.png(data)
+    tag = '"' + hashlib.sha256(image).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": QR_CACHE_CONTROL}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    media = "image/svg+xml" if fmt == "svg" else "image/png"
+    return Response(image, media_type=media, headers=headers)
 
 
 class _Watch(Watch):

@@ -1,9 +1,15 @@
-"""QR codes for a token: its deep link, or a JSON payload for apps with their own scanner."""
+"""QR codes for a token: its deep link, or a JSON payload for apps with their own scanner.
+
+A code is a pure function of its text, and rendering one costs about 10 ms of CPU (most of it
+choosing the mask), so the last ``CACHED`` renderings are kept: a code shown on a desktop, a
+poster or a receipt is drawn once.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+from functools import lru_cache
 
 import segno
 
@@ -24,6 +30,10 @@ def payload(token: TokenOut, kind: str) -> str:
     return token.url
 
 
+CACHED = 1024
+
+
+@lru_cache(maxsize=CACHED)
 def svg(data: str, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
     segno.make(data, error="m").save(
@@ -38,6 +48,7 @@ def modules(data: str) -> int:
     return int(width)
 
 
+@lru_cache(maxsize=CACHED)
 def png(data: str, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
     segno.make(data, error="m").save(buffer, kind="png", scale=scale, border=2)
