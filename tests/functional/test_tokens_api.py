@@ -9,9 +9,9 @@ import pytest
 
 from tests.conftest import ServerFactory
 from tests.support.auth import API_KEY, merchant
-from tests.support.flows import create_token
+from tests.support.flows import create_token, token
 from tests.support.orders import start
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, wait_until
 
 
 def test_health_and_catalog(server: RunningServer) -> None:
@@ -229,3 +229,18 @@ def test_a_code_is_cached_by_clients_and_asked_again_cheaply(server: RunningServ
         server.client.get(f"/v1/tokens/{second['id']}/qr.png").content
         != server.client.get(f"/v1/tokens/{created['id']}/qr.png").content
     )
+
+
+def test_tokens_ending_together_expire_a_few_at_a_time(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qrcheckout.checkout import service
+
+    # Two a transaction and three a tick: seven tokens take several ticks and transactions.
+    monkeypatch.setattr(service, "EXPIRE_AT_ONCE", 2)
+    monkeypatch.setattr(service, "EXPIRE_BATCH", 3)
+    ending = [create_token(server, kind="temporary", ttl_seconds=1)["id"] for _ in range(7)]
+    lasting = create_token(server, kind="static")["id"]
+    for token_id in ending:
+        wait_until(lambda t=token_id: token(server, t)["status"] == "invalid", 15)
+    assert token(server, lasting)["status"] == "inprogress"

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from qrcheckout.catalog.models import SoldLine
 from qrcheckout.checkout.models import Token
 from qrcheckout.db import Base, UTCDateTime, utcnow
 
+# Pending orders that can expire: the expiry sweep's condition, written out (see LIVE_ENDING).
+PENDING_ENDING = "status = 'pending' AND expires_at IS NOT NULL"
+PENDING_INDEX = "ix_orders_pending_expires_at"
+
 
 class Order(Base):
     __tablename__ = "orders"
+    __table_args__ = (
+        # The expiry sweep's: pending orders by their end only.
+        Index(
+            PENDING_INDEX,
+            "expires_at",
+            postgresql_where=text(PENDING_ENDING),
+            sqlite_where=text(PENDING_ENDING),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)

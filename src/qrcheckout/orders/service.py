@@ -31,6 +31,8 @@ from qrcheckout.listing import ListFilters, Query
 from qrcheckout.notifications.service import Notifier
 from qrcheckout.orders.ledger import Ledger, load_order, move, order_lines, order_owner
 from qrcheckout.orders.models import (
+    PENDING_ENDING,
+    PENDING_INDEX,
     Entitlement,
     Order,
     OrderItem,
@@ -50,6 +52,10 @@ from qrcheckout.payments.events import Mention
 from qrcheckout.unit import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+# Orders expired a tick (the next tick takes the rest).
+EXPIRE_BATCH = 1000
 
 
 class OrderService:
@@ -257,11 +263,10 @@ class OrderService:
         async with self.db.sessions() as session:
             due = list(
                 await session.scalars(
-                    select(Order.id).where(
-                        Order.status == OrderStatus.PENDING.value,
-                        Order.expires_at.is_not(None),
-                        Order.expires_at <= utcnow(),
-                    )
+                    self.db.due(
+                        "orders", PENDING_INDEX, PENDING_ENDING, "expires_at", EXPIRE_BATCH
+                    ),
+                    {"now": utcnow()},
                 )
             )
         expired = 0

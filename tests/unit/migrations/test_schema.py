@@ -19,6 +19,7 @@ import qrcheckout.checkout.models
 import qrcheckout.connect.models
 import qrcheckout.notifications.models
 import qrcheckout.orders.models
+import qrcheckout.staff.models
 import qrcheckout.webhooks.models  # noqa: F401
 from qrcheckout import migrations
 from qrcheckout.db import Base, Database
