@@ -430,8 +430,15 @@ class CheckoutService:
         open_sessions: list[OpenSession] = []
         expired = 0
         async with self.units() as (session, outbox):
-            for token_id in token_ids:
-                token = await _load(session, token_id, lock=True)
+            # One locked read for the lot (their items and sessions in one query each).
+            tokens = await session.scalars(
+                select(Token)
+                .where(Token.id.in_(token_ids))
+                .order_by(Token.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            for token in tokens:
                 if _is_due(token, utcnow()) and _move(token, TokenStatus.INVALID):
                     token.failure_code = "expired"
                     token.failure_message = "The checkout expired before it was paid."
