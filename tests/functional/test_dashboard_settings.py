@@ -39,6 +39,7 @@ def test_bad_settings_change_nothing(server: RunningServer) -> None:
     for changes, said in (
         ({"accent_color": "red"}, "accent_color"),
         ({"logo_url": "not a url"}, "logo_url"),
+        ({"logo_url": "http://cdn.example/logo.png"}, "https"),
         ({"default_currency": "xyz"}, "default_currency"),
         ({"allowed_origins": "https://ok.example/path"}, "not an origin"),
         ({"webhook_urls": "http://127.0.0.1:9/hook"}, "private"),

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from qrcheckout.access.origins import origin_of
-from qrcheckout.inputs import Currency, Input, OneLine
+from qrcheckout.inputs import Currency, ImageUrl, Input, OneLine
 from qrcheckout.money import MAX_AMOUNT
 
 MERCHANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -41,7 +41,8 @@ class MerchantSettings(Input):
     """What a merchant sets: its face on the pages, where it is told, what it trusts."""
 
     name: OneLine | None = Field(default=None, min_length=1, max_length=200)
-    logo_url: HttpUrl | None = None
+    # https only: the pages' Content-Security-Policy loads no other image from another site.
+    logo_url: ImageUrl | None = None
     accent_color: Color | None = None
     support_email: EmailStr | None = None
     default_currency: Currency | None = None
@@ -71,8 +72,6 @@ class MerchantSettings(Input):
             value = getattr(self, name)
             if name == "webhook_urls":
                 value = [str(url) for url in value]
-            elif name == "logo_url" and value is not None:
-                value = str(value)
             values[name] = value
         return values
 
