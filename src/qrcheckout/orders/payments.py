@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -61,6 +63,8 @@ class OrderPayments:
         self.orders = orders
         self.ledger = orders.ledger
         self.links = orders.tokens.links
+        #: Refunds the jobs give back that the provider refused, and when to try each again.
+        self.retries = Retries()
 
     # -- charging ----------------------------------------------------------------------------
 
@@ -288,6 +292,8 @@ class OrderPayments:
             )
         done = 0
         for payment in pending:
+            if not self.retries.due(payment.id):
+                continue
             left = payment.amount - payment.amount_refunded
             try:
                 result = await self.providers.of(payment.provider).refund(
@@ -303,7 +309,13 @@ class OrderPayments:
                 if exc.problem == ProviderProblem.ALREADY_REFUNDED:
                     result = None
                 else:
-                    log.warning("refunding payment %s failed: %s", payment.id, exc.message)
+                    wait = self.retries.failed(payment.id)
+                    log.warning(
+                        "refunding payment %s failed: %s; again in %.0f s",
+                        payment.id,
+                        exc.message,
+                        wait,
+                    )
                     continue
             async with self.units() as (session, outbox):
                 order = await load_order(session, payment.order_id, lock=True)
@@ -321,6 +333,7 @@ class OrderPayments:
                 else:
                     current.provider_amount_refunded = current.amount
                 await self.ledger.settle_refunds(session, outbox, order, current)
+            self.retries.succeeded(payment.id)
             done += 1
         return done
 
@@ -348,6 +361,8 @@ class OrderPayments:
         done = 0
         for payment in late:
             assert payment.payment_intent is not None  # selected so
+            if not self.retries.due(payment.id):
+                continue
             try:
                 result = await self.providers.of(payment.provider).refund(
                     RefundRequest(
@@ -361,7 +376,13 @@ class OrderPayments:
                 metrics.refunded(payment.currency, "automatic", result.amount)
             except ProviderError as exc:
                 if exc.problem != ProviderProblem.ALREADY_REFUNDED:
-                    log.warning("refunding session %s failed: %s", payment.id, exc.message)
+                    wait = self.retries.failed(payment.id)
+                    log.warning(
+                        "refunding session %s failed: %s; again in %.0f s",
+                        payment.id,
+                        exc.message,
+                        wait,
+                    )
                     continue
                 refund_id = REFUNDED_ELSEWHERE
             async with self.db.transaction() as session:
@@ -371,8 +392,35 @@ class OrderPayments:
                     log.info(
                         "session %s: %s given back (%s)", payment.id, current.problem, refund_id
                     )
+            self.retries.succeeded(payment.id)
             done += 1
         return done
+
+
+class Retries:
+    """When each refund that failed may be tried again: 5 s after the first failure, twice as
+    long after each one more, at most an hour. Kept by this process (a restart tries at once):
+    a refund the provider keeps refusing costs a call an hour, not one a tick."""
+
+    FIRST, LONGEST = 5.0, 3600.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._waits: dict[str, tuple[float, float]] = {}
+
+    def due(self, key: str) -> bool:
+        kept = self._waits.get(key)
+        return kept is None or self.clock() >= kept[1]
+
+    def failed(self, key: str) -> float:
+        """Note a failure; how long until the next try."""
+        previous = self._waits.get(key)
+        wait = self.FIRST if previous is None else min(previous[0] * 2, self.LONGEST)
+        self._waits[key] = (wait, self.clock() + wait)
+        return wait
+
+    def succeeded(self, key: str) -> None:
+        self._waits.pop(key, None)
 
 
 def _unapplied_key(payment_id: str) -> str:
