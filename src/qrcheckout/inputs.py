@@ -31,8 +31,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 NO_CONTROL_CHARACTERS = "control characters are not allowed"
 
 
+# The same, and line breaks and tabs too: what no name, id or query parameter holds.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]")
+
+
 def has_control_characters(text: str) -> bool:
     return _CONTROL.search(text) is not None
+
+
+def is_one_line(text: str) -> bool:
+    """No control character, line break or tab in ``text``."""
+    return _NOT_ONE_LINE.search(text) is None
 
 
 def is_name(value: Any, longest: int) -> TypeGuard[str]:
@@ -107,7 +116,7 @@ ImageUrl = Annotated[str, Field(max_length=2000), AfterValidator(_https_url)]
 
 
 def _one_line(value: str) -> str:
-    if any(not c.isprintable() for c in value):
+    if not is_one_line(value):
         raise PydanticCustomError(
             "control_characters", "line breaks, tabs and control characters are not allowed"
         )

@@ -61,7 +61,10 @@ def test_a_control_character_in_a_path_names_nothing(shop: RunningServer) -> Non
         ("GET", "/v1/tokens/%00/events"),
         ("POST", "/v1/tokens/%00/cancel"),
         ("GET", "/v1/tokens/a%01b"),
+        ("GET", "/v1/tokens/a%0Ab"),
+        ("GET", "/v1/orders/ord_%09x"),
         ("GET", "/t/%00"),
+        ("GET", "/t/x%0D"),
         ("GET", "/checkout/%00"),
     ):
         response = shop.client.request(method, path)
@@ -75,6 +78,9 @@ def test_a_control_character_in_a_query_is_a_400(shop: RunningServer) -> None:
         ("/v1/orders?starting_after=ord_%00", merchant()),
         ("/v1/orders?starting_after=ord_%00", buyer("alice")),
         ("/v1/products?x%00=1", {}),
+        ("/v1/orders?email=a%0Ab@example.com", merchant()),
+        ("/v1/orders?status=paid%09", merchant()),
+        ("/v1/tokens?starting_after=%0D", merchant()),
     ):
         response = shop.client.get(path, headers=headers)
         assert _error(response) == (400, "invalid_parameter"), path
