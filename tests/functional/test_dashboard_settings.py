@@ -143,3 +143,7 @@ def test_names_hold_one_line_and_no_control_characters(server: RunningServer) ->
         answer = post_form(owner, "/dashboard/settings", "/dashboard/settings/keys", {"name": name})
         assert answer.status_code == 422, repr(name)
     assert "qrcheckout café" in server.client.get("/").text
+    family = "Family café \U0001f468\u200d\U0001f469\u200d\U0001f467"
+    kept = post_form(owner, "/dashboard/settings", "/dashboard/settings", {**FACE, "name": family})
+    assert kept.status_code == 303
+    assert family in server.client.get("/").text
