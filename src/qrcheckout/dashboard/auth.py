@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
@@ -121,8 +122,6 @@ def session_secret(request: Request) -> str | None:
 
 
 def sign_in_url(next_path: str = "") -> str:
-    from urllib.parse import urlencode
-
     return SIGN_IN_PATH + ("?" + urlencode({"next": next_path}) if next_path else "")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -116,7 +116,6 @@ class Overview:
     latest: list[Sale]
     open_tokens: list[Token]
     open_count: int
-    since: dict[str, datetime] = field(default_factory=dict)
 
 
 class Sales:
@@ -165,7 +164,6 @@ class Sales:
                 latest=latest,
                 open_tokens=open_tokens,
                 open_count=open_count,
-                since={"today": today, "week": week},
             )
 
     async def _takings(self, session: Any, access: Access, since: datetime) -> list[Takings]:
