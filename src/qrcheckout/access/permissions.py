@@ -246,6 +246,14 @@ class Access:
             raise Forbidden("forbidden", f"You may not {action} this {resource}.")
         raise NotFound(f"{resource}_not_found", f"No such {resource.replace('_', ' ')}.")
 
+    def listed(self, resource: Resource, row: Any) -> Grant:
+        """The grant that lists ``row``; refused as not found otherwise, even where a known id
+        would let it be read (the back office shows its own merchant's rows, no one else's)."""
+        grant = self.allows(resource, Action.LIST, row)
+        if grant is None:
+            raise NotFound(f"{resource}_not_found", f"No such {resource.replace('_', ' ')}.")
+        return grant
+
     def allows(
         self, resource: Resource, action: Action, row: Any, *, capability: bool = False
     ) -> Grant | None:

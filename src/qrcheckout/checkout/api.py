@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Cookie, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 
 from qrcheckout.checkout import qr
 from qrcheckout.checkout.schemas import (
@@ -26,6 +23,7 @@ from qrcheckout.http.deps import CANCEL_COOKIE, AccessDep, BusDep, Filters, Toke
 from qrcheckout.http.ratelimit import limited
 from qrcheckout.ratelimit import Rule
 from qrcheckout.realtime.bus import Bus
+from qrcheckout.realtime.sse import event_stream
 from qrcheckout.realtime.watch import Watch
 
 router = APIRouter(tags=["tokens"])
@@ -120,22 +118,7 @@ class _Watch(Watch):
 async def token_events(token_id: str, tokens: Tokens, bus: BusDep) -> StreamingResponse:
     watch = _Watch(tokens, bus, token_id, "sse")
     await watch.open()  # 404 before the stream starts
-
-    async def stream() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        async for state in watch.states():
-            if not state:
-                yield ": keepalive\n\n"
-                continue
-            yield f"event: token\ndata: {json.dumps(state)}\n\n"
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        # Also closes the subscription when the client left before the stream began.
-        background=BackgroundTask(watch.close),
-    )
+    return event_stream(watch, "token")
 
 
 @router.websocket("/v1/tokens/{token_id}/ws")

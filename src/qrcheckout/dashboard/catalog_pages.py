@@ -15,7 +15,6 @@ from qrcheckout.catalog.models import Product
 from qrcheckout.catalog.schemas import ProductCreate, ProductUpdate
 from qrcheckout.dashboard.auth import Form, StaffMember
 from qrcheckout.dashboard.pages import done, page, refusal, router
-from qrcheckout.dashboard.timeline import mine
 from qrcheckout.errors import DomainError, Invalid
 from qrcheckout.http.deps import container
 from qrcheckout.money import CURRENCIES, minor_units
@@ -79,7 +78,7 @@ async def archive(product_id: str, request: Request, member: StaffMember, form: 
 
 async def _own(request: Request, member: SignedIn, product_id: str) -> Product:
     found = await container(request).catalog.get(member.access, product_id)
-    mine(member.access, Resource.PRODUCT, found)
+    member.access.listed(Resource.PRODUCT, found)
     return found
 
 

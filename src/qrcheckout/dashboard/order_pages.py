@@ -16,7 +16,7 @@ from qrcheckout.access.permissions import Resource
 from qrcheckout.checkout import posters
 from qrcheckout.dashboard.auth import CSRF, Form, StaffMember
 from qrcheckout.dashboard.pages import day, done, next_page, page, router
-from qrcheckout.dashboard.timeline import Timelines, mine
+from qrcheckout.dashboard.timeline import Timelines
 from qrcheckout.errors import DomainError, Malformed
 from qrcheckout.http.deps import container
 from qrcheckout.http.errors import status_of
@@ -102,7 +102,7 @@ async def _order_page(
 async def refund(order_id: str, request: Request, member: StaffMember, form: Form) -> Response:
     """Asked with an amount, the page asks to confirm it; confirmed, the refund is made."""
     held = await container(request).orders.get(order_id)
-    mine(member.access, Resource.ORDER, held)
+    member.access.listed(Resource.ORDER, held)
     amount = minor_units(form.get("amount") or "", held.currency)
     if not amount:
         why = f"Give the amount to refund in {held.currency.upper()}, like 2.50."
@@ -125,7 +125,7 @@ async def refund(order_id: str, request: Request, member: StaffMember, form: For
 
 @router.post("/orders/{order_id}/cancel", dependencies=[CSRF])
 async def cancel_order(order_id: str, request: Request, member: StaffMember) -> Response:
-    mine(member.access, Resource.ORDER, await container(request).orders.get(order_id))
+    member.access.listed(Resource.ORDER, await container(request).orders.get(order_id))
     await container(request).orders.cancel(member.access, order_id)
     return done(f"/orders/{order_id}", "order_cancelled")
 
@@ -144,7 +144,7 @@ async def poster(
     """A printable poster of the token's code: the shop's name, the amount, what it sells."""
     services = container(request)
     held = await services.tokens.get(token_id)
-    mine(member.access, Resource.TOKEN, held)
+    member.access.listed(Resource.TOKEN, held)
     out = services.tokens.to_out(held)
     brand = await services.merchants.brand(held.merchant_id)
     caption = ", ".join(f"{item.quantity} × {item.name}" for item in out.items)
@@ -166,6 +166,6 @@ async def poster(
 
 @router.post("/tokens/{token_id}/cancel", dependencies=[CSRF])
 async def cancel_token(token_id: str, request: Request, member: StaffMember) -> Response:
-    mine(member.access, Resource.TOKEN, await container(request).tokens.get(token_id))
+    member.access.listed(Resource.TOKEN, await container(request).tokens.get(token_id))
     await container(request).tokens.cancel(member.access, token_id)
     return done(f"/tokens/{token_id}", "token_cancelled")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from qrcheckout.checkout.service import TOKENS_TOPIC
@@ -22,6 +20,7 @@ from qrcheckout.errors import Malformed
 from qrcheckout.http.deps import container
 from qrcheckout.listing import MAX_PAGE
 from qrcheckout.money import plain_amount
+from qrcheckout.realtime.sse import event_stream
 from qrcheckout.realtime.watch import Watch
 from qrcheckout.staff.paths import DASHBOARD_PATH
 
@@ -62,21 +61,11 @@ async def live(request: Request, member: StaffMember) -> StreamingResponse:
     await watch.open()
     secret = auth.session_secret(request) or ""
 
-    async def stream() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        async for state in watch.states():
-            # Signed out, removed or expired since: the stream ends, and tells nothing more.
-            if await services.staff.session(secret) is None:
-                yield "event: signed-out\ndata: {}\n\n"
-                return
-            yield f"event: overview\ndata: {json.dumps(state)}\n\n" if state else ": keepalive\n\n"
+    async def signed_in() -> bool:
+        # Signed out, removed or expired since: the stream ends, and tells nothing more.
+        return await services.staff.session(secret) is not None
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        background=BackgroundTask(watch.close),
-    )
+    return event_stream(watch, "overview", signed_in)
 
 
 # -- payments ----------------------------------------------------------------------------------

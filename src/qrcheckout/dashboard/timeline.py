@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
-from qrcheckout.access.permissions import Access, Action, Resource
+from qrcheckout.access.permissions import Access, Resource
 from qrcheckout.checkout.models import Payment, Token
 from qrcheckout.db import Database
 from qrcheckout.errors import NotFound
@@ -57,7 +57,7 @@ class Timelines:
                 order = await load_order(session, order_id)
             except NotFound:
                 raise NotFound("order_not_found", "No such order.") from None
-            mine(access, Resource.ORDER, order)
+            access.listed(Resource.ORDER, order)
             entitlements = list(
                 await session.scalars(
                     select(Entitlement)
@@ -101,7 +101,7 @@ class Timelines:
             token = await session.get(Token, token_id, options=[raiseload(Token.payments)])
             if token is None:
                 raise NotFound("token_not_found", "No such token.")
-            mine(access, Resource.TOKEN, token)
+            access.listed(Resource.TOKEN, token)
             # A café table's code may have thousands: the newest are told.
             latest = list(
                 await session.scalars(
@@ -124,13 +124,6 @@ class Timelines:
                 moments.append(Moment(token.updated_at, token.failure_message, tone="failed"))
             moments += await _events(session, token.merchant_id, [token.id])
         return TokenStory(token, order_id, _in_order(moments))
-
-
-def mine(access: Access, resource: Resource, row: object) -> None:
-    """Refused as not found unless ``row`` is among those ``access`` lists: the back office
-    shows its own merchant's rows, never another's, even by a known id."""
-    if access.allows(resource, Action.LIST, row) is None:
-        raise NotFound(f"{resource}_not_found", f"No such {resource}.")
 
 
 def _sessions(payments: list[Payment]) -> list[Moment]:
