@@ -87,7 +87,7 @@ class Staff:
         self._hashing = anyio.Semaphore(HASHING_AT_ONCE)
         # Checked against when no account matches, so a wrong email costs what a wrong password
         # does: the answer's timing does not tell which accounts exist.
-        self._decoy = self.hasher.hash(secrets.token_urlsafe(16))
+        self._decoy: str | None = None
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -224,7 +224,8 @@ class Staff:
                 )
             )
         kept = member.password_hash if member is not None else None
-        if not await self._verify(kept or self._decoy, password[:MAX_PASSWORD]) or kept is None:
+        matches = await self._verify(kept or await self._decoy_hash(), password[:MAX_PASSWORD])
+        if kept is None or not matches:
             raise refused
         assert member is not None  # kept is its hash
         secret = SESSION_PREFIX + secrets.token_urlsafe(32)
@@ -282,6 +283,13 @@ class Staff:
         return int(getattr(done, "rowcount", 0) or 0)
 
     # -- passwords ---------------------------------------------------------------------------
+
+    async def _decoy_hash(self) -> str:
+        """A hash no password matches, made at the first sign-in that needs it (not at start:
+        every instance and command would pay for it)."""
+        if self._decoy is None:
+            self._decoy = await self._hash(secrets.token_urlsafe(16))
+        return self._decoy
 
     async def _hash(self, password: str) -> str:
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
