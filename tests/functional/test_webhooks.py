@@ -118,9 +118,8 @@ def test_same_event_twice_is_processed_once(server: RunningServer) -> None:
     assert json.loads(stored.payload) == event
 
 
-def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
-    created, session_id = _opened(server)
-    payload = encode(_completed(created, session_id))
+def _burst(server: RunningServer, payloads: list[str]) -> list[httpx.Response]:
+    """Every payload delivered, signed, all at once."""
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
@@ -134,11 +133,17 @@ def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
                             "Content-Type": "application/json",
                         },
                     )
-                    for _ in range(20)
+                    for payload in payloads
                 )
             )
 
-    responses = asyncio.run(burst())
+    return asyncio.run(burst())
+
+
+def test_twenty_concurrent_deliveries_pay_once(server: RunningServer) -> None:
+    created, session_id = _opened(server)
+    payload = encode(_completed(created, session_id))
+    responses = _burst(server, [payload] * 20)
     assert [r.status_code for r in responses] == [200] * 20
     assert sum(not r.json()["duplicate"] for r in responses) == 1
     paid = token(server, created["id"])
@@ -251,6 +256,39 @@ def test_processing_failure_is_recorded_and_answered_5xx(server: RunningServer) 
     [stored] = _stored(server)
     assert stored.status == "processed" and stored.attempts == 2 and stored.error is None
     assert token(server, created["id"])["status"] == "success"
+
+
+def test_deliveries_arriving_together_each_settle_whatever_one_of_them_does(
+    server: RunningServer,
+) -> None:
+    """Deliveries that arrive while others are processed are stored and processed together;
+    one whose processing fails is answered 5xx and recorded failed, the others are paid."""
+    opened = [_opened(server) for _ in range(6)]
+    unwell = opened[2][1]
+
+    async def fails_for_one(_session: Any, _outbox: Any, paid: CheckoutPaid) -> None:
+        if paid.session_id == unwell:
+            raise RuntimeError("the ledger is unwell")
+
+    server.app.state.container.webhooks["stripe"].on(CheckoutPaid, fails_for_one)
+    events = [_completed(created, session_id) for created, session_id in opened]
+    # Twice each, so that duplicates also meet in one batch.
+    responses = _burst(server, [encode(event) for event in events for _ in range(2)])
+    for i, (created, session_id) in enumerate(opened):
+        answers = responses[2 * i : 2 * i + 2]
+        if session_id == unwell:
+            assert {r.status_code for r in answers} == {500}
+            assert token(server, created["id"])["status"] == "inprogress"
+        else:
+            assert [r.status_code for r in answers] == [200, 200]
+            assert sorted(r.json()["duplicate"] for r in answers) == [False, True]
+            paid = token(server, created["id"])
+            assert paid["status"] == "success" and paid["paid_count"] == 1
+    stored = {event.id: event for event in _stored(server)}
+    assert len(stored) == 6
+    assert stored[events[2]["id"]].status == "failed"
+    assert "the ledger is unwell" in (stored[events[2]["id"]].error or "")
+    assert {stored[e["id"]].status for i, e in enumerate(events) if i != 2} == {"processed"}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -49,11 +50,36 @@ UNVERIFIED = "unverified"
 # A stored event still unsettled this long after it arrived was cut off by a stop or a crash.
 REPLAY_AFTER_SECONDS = 5
 REPLAY_BATCH = 100
+# The most deliveries stored and processed in one transaction (on SQLite, one write lock).
+BATCH = 32
+# Batches in flight at once on PostgreSQL (SQLite writes one at a time).
+PARALLEL_BATCHES = 4
+
+# A settled event: its receipt, and the changes whose follow-ups are to run.
+Settled = tuple[Receipt, list[Any]]
+
+
+@dataclass
+class _Pending:
+    """A verified delivery waiting for its batch."""
+
+    event: WebhookEvent
+    payload: bytes
+    settled: asyncio.Future[Settled]
+
+    def resolve(self, outcome: Settled | BaseException) -> None:
+        if self.settled.done():  # its caller went away; the event is settled all the same
+            return
+        if isinstance(outcome, BaseException):
+            self.settled.set_exception(outcome)
+        else:
+            self.settled.set_result(outcome)
 
 
 class WebhookIntake:
-    """A provider's webhooks: verified, stored raw once, then their typed changes handed to
-    the handlers registered for them, all in one transaction."""
+    """A provider's webhooks: verified, then stored raw once and their typed changes handed to
+    the handlers registered for them, in one transaction with the deliveries that arrived
+    beside them. The answer waits for the commit, so a 2xx means stored and processed."""
 
     def __init__(self, db: Database, units: UnitOfWork, provider: PaymentProvider) -> None:
         self.db = db
@@ -65,6 +91,9 @@ class WebhookIntake:
         self.follow_ups: dict[type[Any], list[FollowUp]] = {}
         #: Whose an event is that no handler applied (``payment_intent.created``, ...).
         self.owner_of: Callable[[AsyncSession, Mention], Awaitable[Owner | None]] | None = None
+        self._waiting: list[_Pending] = []
+        self._batches: set[asyncio.Task[None]] = set()
+        self._turns = PARALLEL_BATCHES if db.is_postgres else 1
 
     def on(
         self,
@@ -88,9 +117,8 @@ class WebhookIntake:
         except ProviderError as exc:  # the check could not run: the provider retries
             self._count(UNVERIFIED, "error")
             raise RetryLater("webhook_unverified", exc.message) from exc
-        await self._store(event, payload)
         try:
-            receipt = await self._process(event)
+            receipt = await self._process(event, payload)
         except RetryLater:
             self._count(event.type, "error")
             raise
@@ -112,8 +140,8 @@ class WebhookIntake:
                 await handler(session, outbox, change)
 
     async def replay_stored(self) -> int:
-        """Process verified events stored but never settled: the process stopped between
-        storing and committing. Returns how many were replayed."""
+        """Process verified events stored but never settled: a handler asked for a retry, or
+        the process stopped between storing and committing. Returns how many were replayed."""
         cutoff = utcnow() - timedelta(seconds=REPLAY_AFTER_SECONDS)
         async with self.db.sessions() as session:
             rows = (
@@ -153,111 +181,180 @@ class WebhookIntake:
 
     async def _reprocess(self, payload: str) -> Receipt:
         """Process a stored event again, from its payload as it was verified."""
-        return await self._process(self.provider.read_webhook(payload.encode("utf-8")))
+        raw = payload.encode("utf-8")
+        return await self._process(self.provider.read_webhook(raw), raw)
 
-    async def _store(self, event: WebhookEvent, payload: bytes) -> None:
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
-        statement = (
-            insert(StoredEvent)
-            .values(
-                provider=self.channel,
-                id=event.id,
-                type=event.type,
-                created=event.created,
-                status=EventStatus.RECEIVED.value,
-                payload=payload.decode("utf-8"),
-                received_at=utcnow(),
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=["provider", "id"])
-        )
-        async with self.db.transaction() as session:
-            await session.execute(statement)
-
-    async def _process(self, event: WebhookEvent) -> Receipt:
-        event_id = event.id
-        try:
-            async with self.units() as (session, outbox):
-                # Claiming the row serialises concurrent deliveries: one processes, the rest
-                # find it settled. A crash rolls the claim back, so a redelivery processes it.
-                claimed = await session.execute(
-                    update(StoredEvent)
-                    .where(
-                        self._stored(event_id),
-                        StoredEvent.status.in_(
-                            [EventStatus.RECEIVED.value, EventStatus.FAILED.value]
-                        ),
-                    )
-                    .values(attempts=StoredEvent.attempts + 1)
-                )
-                if claimed.rowcount == 0:  # type: ignore[attr-defined]
-                    stored = await session.get(StoredEvent, (self.channel, event_id))
-                    status = EventStatus(stored.status) if stored else EventStatus.PROCESSED
-                    return Receipt(event_id, status, duplicate=True)
-                try:
-                    changes = self._changes(event)
-                except WebhookRejected as exc:
-                    # Signed and stored, but its object is not in the provider's shape: no
-                    # retry of the same event can read it, so it is settled as failed, with
-                    # the reason, and answered 2xx (a redelivery reads it again).
-                    log.error("webhook %s (%s) cannot be read: %s", event_id, event.type, exc)
-                    named = await self._owner_of(session, event)
-                    await session.execute(
-                        update(StoredEvent)
-                        .where(self._stored(event_id))
-                        .values(
-                            status=EventStatus.FAILED.value,
-                            processed_at=utcnow(),
-                            error=f"{exc.code}: {exc.message}"[:2000],
-                            merchant_id=named.merchant_id if named else None,
-                        )
-                    )
-                    return Receipt(event_id, EventStatus.FAILED, False, exc.message)
-                owner: Owner | None = None
-                for change in changes:
-                    for handler in self.handlers.get(type(change), ()):
-                        owner = await handler(session, outbox, change) or owner
-                status = EventStatus.PROCESSED if owner else EventStatus.IGNORED
-                owner = owner or await self._owner_of(session, event)
-                await session.execute(
-                    update(StoredEvent)
-                    .where(self._stored(event_id))
-                    .values(
-                        status=status.value,
-                        processed_at=utcnow(),
-                        error=None,
-                        merchant_id=owner.merchant_id if owner else None,
-                        user_id=owner.user_id if owner else None,
-                    )
-                )
-                # Whose it is travels with it: the channel shows each watcher only its own.
-                outbox.add(
-                    self.channel,
-                    {
-                        "id": event.id,
-                        "type": event.type,
-                        "created": event.created,
-                        "payload": event.payload,
-                        "merchant_id": owner.merchant_id if owner else None,
-                        "user_id": owner.user_id if owner else None,
-                    },
-                )
-        except DomainError:
-            raise
-        except Exception as exc:
-            log.exception("webhook %s (%s) failed", event_id, event.type)
-            await self._record_failure(event, f"{type(exc).__name__}: {exc}")
-            raise RetryLater(
-                "webhook_processing_failed", "The event could not be processed; retry later."
-            ) from exc
+    async def _process(self, event: WebhookEvent, payload: bytes) -> Receipt:
+        """Store the event and process it, together with the deliveries that arrive while the
+        batch before them commits; then run its follow-ups."""
+        pending = _Pending(event, payload, asyncio.get_running_loop().create_future())
+        self._waiting.append(pending)
+        self._start_batches()
+        receipt, changes = await pending.settled
         for change in changes:
             for follow_up in self.follow_ups.get(type(change), ()):
                 try:
                     await follow_up(change)
                 except Exception:
-                    log.exception("after webhook %s (%s): %s failed", event_id, event.type, change)
-        log.info("%s event %s (%s) stored and %s", self.channel, event_id, event.type, status.value)
-        return Receipt(event_id, status, duplicate=False)
+                    log.exception("after webhook %s (%s): %s failed", event.id, event.type, change)
+        return receipt
+
+    def _start_batches(self) -> None:
+        """Start a batch of the waiting deliveries for each free turn: SQLite has one writer,
+        so one batch at a time; PostgreSQL takes a few at once, on their own connections."""
+        while self._waiting and len(self._batches) < self._turns:
+            batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
+            task = asyncio.create_task(self._run(batch), name=f"{self.channel} webhooks")
+            self._batches.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        self._start_batches()
+
+    async def _run(self, batch: list[_Pending]) -> None:
+        try:
+            for pending, outcome in zip(batch, await self._settle(batch), strict=True):
+                pending.resolve(outcome)
+        finally:  # cancelled with the process: whoever still waits is told to retry
+            stopped = RetryLater("webhook_processing_stopped", "The service is stopping.")
+            for pending in batch:
+                pending.resolve(stopped)
+
+    async def _settle(self, batch: list[_Pending]) -> list[Settled | BaseException]:
+        """Store and process ``batch`` in one transaction: one commit (one fsync) for all of
+        them. If any of them fails, the transaction is rolled back and each is processed on
+        its own, so that one bad event does not fail the others."""
+        try:
+            return await self._together(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                return [await self._failed(batch[0].event, batch[0].payload, exc)]
+            log.warning("a batch of %d webhooks failed (%r); each alone now", len(batch), exc)
+        return [(await self._settle([pending]))[0] for pending in batch]
+
+    async def _together(self, batch: list[_Pending]) -> list[Settled | BaseException]:
+        async with self.units() as (session, outbox):
+            await session.execute(self._storing([(p.event, p.payload) for p in batch]))
+            settled = [await self._settle_one(session, outbox, p.event) for p in batch]
+        for receipt, _ in settled:
+            if not receipt.duplicate:
+                log.info(
+                    "%s event %s stored and %s", self.channel, receipt.event_id, receipt.status
+                )
+        return list(settled)
+
+    async def _failed(
+        self, event: WebhookEvent, payload: bytes, exc: Exception
+    ) -> Settled | BaseException:
+        """The event stored as it arrived, for a replay or a redelivery; unless a handler
+        asked for a retry (a ``DomainError``), recorded as failed, with the reason."""
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(self._storing([(event, payload)]))
+            if isinstance(exc, DomainError):
+                return exc
+            log.error("webhook %s (%s) failed", event.id, event.type, exc_info=exc)
+            await self._record_failure(event, f"{type(exc).__name__}: {exc}")
+        except Exception:
+            log.exception("webhook %s (%s) could not be stored", event.id, event.type)
+        return RetryLater(
+            "webhook_processing_failed", "The event could not be processed; retry later."
+        )
+
+    def _storing(self, deliveries: list[tuple[WebhookEvent, bytes]]) -> Any:
+        """The statement that stores each delivery's event as it arrived, unless it is stored
+        already. Sorted by id, so that two batches storing the same events wait for each other
+        rather than deadlock."""
+        rows = {
+            event.id: {
+                "provider": self.channel,
+                "id": event.id,
+                "type": event.type,
+                "created": event.created,
+                "status": EventStatus.RECEIVED.value,
+                "payload": payload.decode("utf-8"),
+                "received_at": utcnow(),
+                "attempts": 0,
+            }
+            for event, payload in deliveries
+        }
+        insert = pg_insert if self.db.is_postgres else sqlite_insert
+        return (
+            insert(StoredEvent)
+            .values([rows[key] for key in sorted(rows)])
+            .on_conflict_do_nothing(index_elements=["provider", "id"])
+        )
+
+    async def _settle_one(
+        self, session: AsyncSession, outbox: Outbox, event: WebhookEvent
+    ) -> Settled:
+        """Claim a stored event and apply its changes; whatever it raises, the caller's
+        transaction is rolled back."""
+        event_id = event.id
+        # Claiming the row serialises concurrent deliveries: one processes, the rest find it
+        # settled. A crash rolls the claim back, so a redelivery processes it.
+        claimed = await session.execute(
+            update(StoredEvent)
+            .where(
+                self._stored(event_id),
+                StoredEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.FAILED.value]),
+            )
+            .values(attempts=StoredEvent.attempts + 1)
+        )
+        if claimed.rowcount == 0:  # type: ignore[attr-defined]
+            stored = await session.get(StoredEvent, (self.channel, event_id))
+            status = EventStatus(stored.status) if stored else EventStatus.PROCESSED
+            return Receipt(event_id, status, duplicate=True), []
+        try:
+            changes = self._changes(event)
+        except WebhookRejected as exc:
+            # Signed and stored, but its object is not in the provider's shape: no retry of the
+            # same event can read it, so it is settled as failed, with the reason, and answered
+            # 2xx (a redelivery reads it again).
+            log.error("webhook %s (%s) cannot be read: %s", event_id, event.type, exc)
+            named = await self._owner_of(session, event)
+            await session.execute(
+                update(StoredEvent)
+                .where(self._stored(event_id))
+                .values(
+                    status=EventStatus.FAILED.value,
+                    processed_at=utcnow(),
+                    error=f"{exc.code}: {exc.message}"[:2000],
+                    merchant_id=named.merchant_id if named else None,
+                )
+            )
+            return Receipt(event_id, EventStatus.FAILED, False, exc.message), []
+        owner: Owner | None = None
+        for change in changes:
+            for handler in self.handlers.get(type(change), ()):
+                owner = await handler(session, outbox, change) or owner
+        status = EventStatus.PROCESSED if owner else EventStatus.IGNORED
+        owner = owner or await self._owner_of(session, event)
+        await session.execute(
+            update(StoredEvent)
+            .where(self._stored(event_id))
+            .values(
+                status=status.value,
+                processed_at=utcnow(),
+                error=None,
+                merchant_id=owner.merchant_id if owner else None,
+                user_id=owner.user_id if owner else None,
+            )
+        )
+        # Whose it is travels with it: the channel shows each watcher only its own.
+        outbox.add(
+            self.channel,
+            {
+                "id": event.id,
+                "type": event.type,
+                "created": event.created,
+                "payload": event.payload,
+                "merchant_id": owner.merchant_id if owner else None,
+                "user_id": owner.user_id if owner else None,
+            },
+        )
+        return Receipt(event_id, status, duplicate=False), changes
 
     def _stored(self, event_id: str) -> Any:
         return (StoredEvent.provider == self.channel) & (StoredEvent.id == event_id)
