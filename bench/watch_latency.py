@@ -97,6 +97,7 @@ def serve(fd: int, database_url: str, bus_url: str, data_dir: str) -> None:
         lifespan="on",
         backlog=4096,
         timeout_graceful_shutdown=2,
+        ws_per_message_deflate=False,  # as qrcheckout serve runs it
     )
     server = uvicorn.Server(config)
     asyncio.run(server.serve(sockets=[sock]))

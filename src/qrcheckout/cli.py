@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import sys
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
@@ -171,6 +172,7 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
 
     log_config = logs.install(settings.log_format)
     app = create_app(settings)
+    connections = _raise_open_files()
     base = settings.public_url
     if app.state.sandbox is not None:
         mode = "sandbox: the built-in Stripe and PayPal servers take test payments"
@@ -195,6 +197,7 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
         f"  live status  {bus}",
         f"  Stripe       {stripe}",
         f"  PayPal       {paypal}",
+        f"  open files   up to {connections:,} (each live watcher holds one)",
     ]
     if unreachable_public_url:
         lines.append(
@@ -209,8 +212,25 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
         proxy_headers=True,
         timeout_graceful_shutdown=5,
         log_config=log_config,
+        # Live messages are a few hundred bytes: compressing them saves little, and each
+        # socket's compression context would double what an idle watcher costs in memory.
+        ws_per_message_deflate=False,
     )
     return 0
+
+
+def _raise_open_files() -> int:
+    """Lift this process's limit on open files to the most it may have: every SSE stream and
+    WebSocket holds one, and the usual default of 1,024 would refuse watchers long before the
+    memory or the CPU runs out. Returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            return soft
+    return wanted
 
 
 async def _run(settings: Settings, command: Callable[[Database], Awaitable[None]]) -> int:

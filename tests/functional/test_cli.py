@@ -4,9 +4,11 @@ database it cannot reach."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -14,9 +16,11 @@ import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.support.flows import submit_card
 from tests.support.server import wait_until
@@ -100,8 +104,20 @@ def serving() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def _serve(
-    started: list[subprocess.Popen[bytes]], tmp_path: Path, *args: str, **settings: str
+    started: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
+    *args: str,
+    open_files: int | None = None,
+    **settings: str,
 ) -> tuple[str, Path, Path]:
+    """``qrcheckout serve`` started with ``args`` and ``settings`` (and the soft limit of
+    ``open_files``, as a shell's ``ulimit -n`` would set it)."""
+
+    def limited() -> None:
+        if open_files is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
+
     port = _free_port()
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("wb") as stdout, err.open("wb") as stderr:  # the child keeps its own
@@ -111,6 +127,7 @@ def _serve(
             cwd=tmp_path,
             stdout=stdout,
             stderr=stderr,
+            preexec_fn=limited,
         )
     started.append(proc)
     url = f"http://127.0.0.1:{port}"
@@ -132,6 +149,36 @@ def _pay(url: str) -> str:
     assert submit_card(pay_url).status_code == 303
     token_id: str = made["id"]
     return token_id
+
+
+def test_serve_holds_as_many_watchers_as_the_machine_lets_it_without_compressing_them(
+    tmp_path: Path, serving: list[subprocess.Popen[bytes]]
+) -> None:
+    """Each live watcher holds an open file: the service lifts its own limit to the most the
+    machine allows, and says so; a WebSocket is not compressed (each compression context
+    costs tens of KiB per idle watcher, for messages of a few hundred bytes)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    url, out, _ = _serve(serving, tmp_path, open_files=256)
+    limits = Path(f"/proc/{serving[-1].pid}/limits").read_text()
+    [line] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+    soft = line.split()[3]
+    assert soft == ("unlimited" if hard == resource.RLIM_INFINITY else str(hard)), line
+    if hard != resource.RLIM_INFINITY:
+        assert f"open files   up to {hard:,}" in out.read_text()
+
+    made = httpx.post(f"{url}/v1/tokens", json={}, timeout=30).json()
+
+    async def first_message() -> tuple[str | None, dict[str, Any]]:
+        ws_url = url.replace("http://", "ws://") + f"/v1/tokens/{made['id']}/ws"
+        # The client offers permessage-deflate, as browsers do.
+        async with connect(ws_url, proxy=None, open_timeout=30) as ws:
+            assert ws.response is not None
+            offered = ws.response.headers.get("Sec-WebSocket-Extensions")
+            return offered, json.loads(await ws.recv())
+
+    extensions, message = asyncio.run(first_message())
+    assert extensions is None
+    assert message["data"]["status"] == "inprogress"
 
 
 def test_serve_says_how_it_runs_and_logs_with_the_time(

@@ -66,7 +66,8 @@ async def provider_channel(
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 try:
-                    message = await asyncio.wait_for(sub.get(), KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        message = await sub.get()
                 except TimeoutError:
                     await websocket.send_json({"type": "keepalive"})
                     continue

@@ -83,7 +83,10 @@ class Watch:
                     due = now + random.uniform(0, self.poll_seconds)
                 wake = min(sent + self.keepalive_seconds, math.inf if due is None else due)
                 try:
-                    item = await asyncio.wait_for(self.sub.receive(), max(wake - now, 0))
+                    # A deadline on this task, not a task per wait (``wait_for``): an idle
+                    # watcher costs one task, woken only for news or its keepalive.
+                    async with asyncio.timeout(max(wake - now, 0)):
+                        item = await self.sub.receive()
                 except TimeoutError:
                     item = None
                 state = None
