@@ -8,41 +8,24 @@ import threading
 from collections.abc import Iterator
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ServerFactory
 from tests.support.auth import bearer
 from tests.support.flows import create_token, pay_page, submit_card, wait_status
+from tests.support.metrics import samples, value
 from tests.support.orders import create_order, pay_order, refunded, start
 from tests.support.server import RunningServer, wait_until
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _samples(server: RunningServer, **headers: str) -> Samples:
-    answer = server.client.get("/metrics", headers=headers)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(answer.text)
-        for sample in family.samples
-    }
-
-
-def _value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
 
 def test_a_payment_moves_the_counters(server: RunningServer) -> None:
-    before = _samples(server)
+    before = samples(server)
     made = create_token(server)
     submit_card(pay_page(server, made["id"]))
     wait_status(server, made["id"], "success")
-    after = _samples(server)
+    after = samples(server)
 
     def moved(name: str, **labels: str) -> float:
-        return _value(after, name, **labels) - _value(before, name, **labels)
+        return value(after, name, **labels) - value(before, name, **labels)
 
     assert moved("qrcheckout_payments_total", provider="stripe", currency="usd") == 1
     assert moved("qrcheckout_payments_amount_total", provider="stripe", currency="usd") == 500
@@ -60,31 +43,31 @@ def test_a_payment_moves_the_counters(server: RunningServer) -> None:
 def test_refunds_and_unsigned_events_are_counted(make_server: ServerFactory) -> None:
     server = start(make_server)
     order = pay_order(server, create_order(server, ("espresso", 2)))
-    before = _samples(server)
+    before = samples(server)
     refunded(server, order["id"], 100)
     forged = server.client.post("/v1/webhooks/stripe", content=b"{}")
     assert forged.status_code == 400
-    after = _samples(server)
+    after = samples(server)
     refunds = {"currency": "usd", "source": "api"}
     assert (
-        _value(after, "qrcheckout_refunds_total", **refunds)
-        - _value(before, "qrcheckout_refunds_total", **refunds)
+        value(after, "qrcheckout_refunds_total", **refunds)
+        - value(before, "qrcheckout_refunds_total", **refunds)
         == 1
     )
     # The mounted sandbox's routes keep their prefix: not counted as the service's own.
     assert server.client.post("/sandbox/v1/tokens").status_code == 401
     sandbox = {"method": "POST", "route": "/sandbox/v1/tokens", "status": "401"}
-    assert _value(_samples(server), "qrcheckout_http_requests_total", **sandbox) >= 1
+    assert value(samples(server), "qrcheckout_http_requests_total", **sandbox) >= 1
     rejected = {"provider": "stripe", "type": "unverified", "outcome": "rejected"}
     assert (
-        _value(after, "qrcheckout_webhook_events_total", **rejected)
-        - _value(before, "qrcheckout_webhook_events_total", **rejected)
+        value(after, "qrcheckout_webhook_events_total", **rejected)
+        - value(before, "qrcheckout_webhook_events_total", **rejected)
         == 1
     )
 
 
 def _watching(server: RunningServer, transport: str) -> float:
-    return _value(_samples(server), "qrcheckout_live_watchers", transport=transport)
+    return value(samples(server), "qrcheckout_live_watchers", transport=transport)
 
 
 def test_live_watchers_are_counted_while_connected(server: RunningServer) -> None:
@@ -120,4 +103,4 @@ def test_with_a_token_only_its_bearer_reads_them(make_server: ServerFactory) -> 
         refused = server.client.get("/metrics", headers=headers)
         assert refused.status_code == 401, refused.text
         assert refused.json()["error"]["code"] == "invalid_credentials"
-    assert "qrcheckout_http_requests_total" in str(_samples(server, **bearer(token)))
+    assert "qrcheckout_http_requests_total" in str(samples(server, **bearer(token)))

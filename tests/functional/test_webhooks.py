@@ -15,6 +15,7 @@ from qrcheckout.payments.events import CheckoutPaid
 from qrcheckout.webhooks.models import StoredEvent
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.flows import create_token, pay_page, submit_card, token, wait_status
+from tests.support.metrics import samples, value
 from tests.support.receiver import FlakyReceiver
 from tests.support.server import RunningServer, wait_until
 from tests.support.stripe_events import encode, session_event, signature
@@ -272,8 +273,12 @@ def test_deliveries_arriving_together_each_settle_whatever_one_of_them_does(
 
     server.app.state.container.webhooks["stripe"].on(CheckoutPaid, fails_for_one)
     events = [_completed(created, session_id) for created, session_id in opened]
+    before = samples(server)
     # Twice each, so that duplicates also meet in one batch.
     responses = _burst(server, [encode(event) for event in events for _ in range(2)])
+    # Each payment counted once, though a batch rolled back may have applied it twice.
+    paid = ("qrcheckout_payments_total", {"provider": "stripe", "currency": "usd"})
+    assert value(samples(server), paid[0], **paid[1]) - value(before, paid[0], **paid[1]) == 5
     for i, (created, session_id) in enumerate(opened):
         answers = responses[2 * i : 2 * i + 2]
         if session_id == unwell:

@@ -491,7 +491,7 @@ class CheckoutService:
             case CheckoutProcessing():
                 _move_payment(payment, TokenPaymentStatus.PROCESSING)
             case CheckoutPaid():
-                _settle(token, payment, change)
+                _settle(outbox, token, payment, change)
             case CheckoutFailed():
                 if _move_payment(payment, TokenPaymentStatus.FAILED):
                     _end(
@@ -705,7 +705,7 @@ def token_owner(token: Token) -> Owner:
     return Owner(token.merchant_id, token.user_id)
 
 
-def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
+def _settle(outbox: Outbox, token: Token, payment: Payment, paid: CheckoutPaid) -> None:
     paid_amount, paid_currency = paid.amount, paid.currency
     if paid_amount != token.amount_total or paid_currency != token.currency:
         if _move_payment(payment, TokenPaymentStatus.REJECTED):
@@ -725,12 +725,12 @@ def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
         token.paid_at = now
         if token.failure_code == DECLINED:  # the try after a decline went through
             token.failure_code = token.failure_message = None
-        _confirmed(token, payment)
+        _confirmed(outbox, token, payment)
     elif _move(token, TokenStatus.SUCCESS):
         token.paid_count += 1
         token.paid_at = now
         token.failure_code = token.failure_message = None
-        _confirmed(token, payment)
+        _confirmed(outbox, token, payment)
     else:
         # Money that landed after the token ended is kept on record, and given back.
         payment.problem = f"paid after the token was {token.status}"
@@ -739,10 +739,16 @@ def _settle(token: Token, payment: Payment, paid: CheckoutPaid) -> None:
         log.error("token %s: %s", token.id, payment.problem)
 
 
-def _confirmed(token: Token, payment: Payment) -> None:
-    amount = format_amount(payment.amount_total, payment.currency)
-    log.info("token %s paid: %s through %s (%s)", token.id, amount, token.provider, payment.id)
-    metrics.paid(token.provider, payment.currency, payment.amount_total)
+def _confirmed(outbox: Outbox, token: Token, payment: Payment) -> None:
+    said = (token.id, format_amount(payment.amount_total, payment.currency), token.provider)
+    paid = (token.provider, payment.currency, payment.amount_total)
+    payment_id = payment.id
+
+    def counted() -> None:
+        log.info("token %s paid: %s through %s (%s)", *said, payment_id)
+        metrics.paid(*paid)
+
+    outbox.once_committed(counted)
 
 
 def _end(token: Token, target: TokenStatus, code: str, message: str) -> None:

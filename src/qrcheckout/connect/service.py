@@ -283,6 +283,7 @@ class Links:
         access.check(Resource.STRIPE_ACCOUNT, Action.CANCEL, link)
         if link.unlinked_at is not None:
             return link
+        asked_at = utcnow()
         try:
             await self.provider.unlink_account(self._client_id(), link.account_id)
         except ProviderError as exc:
@@ -295,8 +296,10 @@ class Links:
         async with self.db.transaction() as session:
             current = await session.get(StripeAccount, link_id, with_for_update=True)
             assert current is not None
-            if current.unlinked_at is None:
-                current.unlinked_at = utcnow()
+            # Stripe's notice of this very revocation may have been handled first.
+            gone_at = current.unlinked_at
+            if gone_at is None or (current.unlinked_by == "stripe" and gone_at >= asked_at):
+                current.unlinked_at = gone_at or utcnow()
                 current.unlinked_by = "merchant"
         return current
 

@@ -16,6 +16,7 @@ import enum
 import json
 import logging
 import random
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,23 @@ class Outbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.committed: list[Callable[[], object]] = []
 
     def add(self, topic: str, message: dict[str, Any]) -> None:
         self.messages.append((topic, message))
 
+    def once_committed(self, note: Callable[[], object]) -> None:
+        """Run ``note`` (a count, a log line) only once the transaction has committed: a
+        change rolled back, and perhaps applied again, is not counted twice."""
+        self.committed.append(note)
+
     async def flush(self, bus: Bus) -> None:
+        for note in self.committed:
+            try:
+                note()
+            except Exception:
+                log.exception("after the commit: %s failed", note)
+        self.committed.clear()
         # The commit already happened and the database is the truth: a bus failure must not
         # turn a settled change into an error. Watchers read the database when they connect.
         for topic, message in self.messages:

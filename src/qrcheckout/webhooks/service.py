@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qrcheckout import metrics
@@ -50,10 +51,13 @@ UNVERIFIED = "unverified"
 # A stored event still unsettled this long after it arrived was cut off by a stop or a crash.
 REPLAY_AFTER_SECONDS = 5
 REPLAY_BATCH = 100
-# The most deliveries stored and processed in one transaction (on SQLite, one write lock).
-BATCH = 32
-# Batches in flight at once on PostgreSQL (SQLite writes one at a time).
-PARALLEL_BATCHES = 4
+# SQLite: the most deliveries stored and processed in one transaction, under its one write
+# lock. PostgreSQL takes each delivery in a transaction of its own, up to as many at once as
+# the connection pool keeps: several events in one transaction would hold their tokens', orders'
+# and products' row locks together, in the order the events came, which another transaction
+# may take the other way round (a deadlock).
+SQLITE_BATCH = 32
+POSTGRES_AT_ONCE = 20
 
 # A settled event: its receipt, and the changes whose follow-ups are to run.
 Settled = tuple[Receipt, list[Any]]
@@ -93,7 +97,7 @@ class WebhookIntake:
         self.owner_of: Callable[[AsyncSession, Mention], Awaitable[Owner | None]] | None = None
         self._waiting: list[_Pending] = []
         self._batches: set[asyncio.Task[None]] = set()
-        self._turns = PARALLEL_BATCHES if db.is_postgres else 1
+        self._batch, self._turns = (1, POSTGRES_AT_ONCE) if db.is_postgres else (SQLITE_BATCH, 1)
 
     def on(
         self,
@@ -200,10 +204,10 @@ class WebhookIntake:
         return receipt
 
     def _start_batches(self) -> None:
-        """Start a batch of the waiting deliveries for each free turn: SQLite has one writer,
-        so one batch at a time; PostgreSQL takes a few at once, on their own connections."""
+        """Start a batch of the waiting deliveries for each free turn: on SQLite, one batch of
+        up to ``SQLITE_BATCH`` at a time; on PostgreSQL, each alone, many at once."""
         while self._waiting and len(self._batches) < self._turns:
-            batch, self._waiting = self._waiting[:BATCH], self._waiting[BATCH:]
+            batch, self._waiting = self._waiting[: self._batch], self._waiting[self._batch :]
             task = asyncio.create_task(self._run(batch), name=f"{self.channel} webhooks")
             self._batches.add(task)
             task.add_done_callback(self._batch_done)
@@ -230,6 +234,10 @@ class WebhookIntake:
         except Exception as exc:
             if len(batch) == 1:
                 return [await self._failed(batch[0].event, batch[0].payload, exc)]
+            if isinstance(exc, OperationalError):  # the database, not an event: all retry
+                log.warning("a batch of %d webhooks could not be stored: %s", len(batch), exc)
+                retry = RetryLater("webhook_unstored", "The event could not be stored; retry.")
+                return [retry] * len(batch)
             log.warning("a batch of %d webhooks failed (%r); each alone now", len(batch), exc)
         return [(await self._settle([pending]))[0] for pending in batch]
 
@@ -237,10 +245,14 @@ class WebhookIntake:
         async with self.units() as (session, outbox):
             await session.execute(self._storing([(p.event, p.payload) for p in batch]))
             settled = [await self._settle_one(session, outbox, p.event) for p in batch]
-        for receipt, _ in settled:
+        for pending, (receipt, _) in zip(batch, settled, strict=True):
             if not receipt.duplicate:
                 log.info(
-                    "%s event %s stored and %s", self.channel, receipt.event_id, receipt.status
+                    "%s event %s (%s) stored and %s",
+                    self.channel,
+                    receipt.event_id,
+                    pending.event.type,
+                    receipt.status.value,
                 )
         return list(settled)
 
@@ -384,7 +396,11 @@ class WebhookIntake:
         async with self.db.transaction() as session:
             await session.execute(
                 update(StoredEvent)
-                .where(self._stored(event.id))
+                .where(
+                    self._stored(event.id),
+                    # A duplicate that went through meanwhile stays processed.
+                    StoredEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.FAILED.value]),
+                )
                 .values(
                     status=EventStatus.FAILED.value,
                     error=error[:2000],
