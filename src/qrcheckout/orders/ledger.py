@@ -220,7 +220,8 @@ class Ledger:
             return
         order.completed_at = utcnow()
         order.failure_code = order.failure_message = None
-        log.info("order %s paid: %s", order.id, format_amount(order.amount, order.currency))
+        said = (order.id, format_amount(order.amount, order.currency))
+        outbox.once_committed(lambda: log.info("order %s paid: %s", *said))
         owner = order.owner or order.customer_email
         if owner is None:  # sold by the merchant to nobody named: nothing to grant
             await self._completed(session, outbox, order)
