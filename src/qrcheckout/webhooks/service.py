@@ -82,8 +82,8 @@ class _Pending:
 
 class WebhookIntake:
     """A provider's webhooks: verified, then stored raw once and their typed changes handed to
-    the handlers registered for them, in one transaction with the deliveries that arrived
-    beside them. The answer waits for the commit, so a 2xx means stored and processed."""
+    the handlers registered for them, in one transaction (on SQLite, with the deliveries that
+    arrived beside them). The answer waits for the commit: a 2xx means stored and processed."""
 
     def __init__(self, db: Database, units: UnitOfWork, provider: PaymentProvider) -> None:
         self.db = db
