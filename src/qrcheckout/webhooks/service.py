@@ -233,7 +233,7 @@ class WebhookIntake:
             return await self._together(batch)
         except Exception as exc:
             if len(batch) == 1:
-                return [await self._failed(batch[0].event, batch[0].payload, exc)]
+                return [await self._failed(batch[0], exc)]
             if isinstance(exc, OperationalError):  # the database, not an event: all retry
                 log.warning("a batch of %d webhooks could not be stored: %s", len(batch), exc)
                 retry = RetryLater("webhook_unstored", "The event could not be stored; retry.")
@@ -243,7 +243,7 @@ class WebhookIntake:
 
     async def _together(self, batch: list[_Pending]) -> list[Settled | BaseException]:
         async with self.units() as (session, outbox):
-            await session.execute(self._storing([(p.event, p.payload) for p in batch]))
+            await session.execute(self._storing(batch))
             settled = [await self._settle_one(session, outbox, p.event) for p in batch]
         for pending, (receipt, _) in zip(batch, settled, strict=True):
             if not receipt.duplicate:
@@ -256,45 +256,44 @@ class WebhookIntake:
                 )
         return list(settled)
 
-    async def _failed(
-        self, event: WebhookEvent, payload: bytes, exc: Exception
-    ) -> Settled | BaseException:
+    async def _failed(self, pending: _Pending, exc: Exception) -> Settled | BaseException:
         """The event stored as it arrived, for a replay or a redelivery; unless a handler
-        asked for a retry (a ``DomainError``), recorded as failed, with the reason."""
+        asked for a retry (a ``DomainError``), recorded as failed, with the reason: one
+        transaction."""
+        event = pending.event
         try:
             async with self.db.transaction() as session:
-                await session.execute(self._storing([(event, payload)]))
-            if isinstance(exc, DomainError):
-                return exc
-            log.error("webhook %s (%s) failed", event.id, event.type, exc_info=exc)
-            await self._record_failure(event, f"{type(exc).__name__}: {exc}")
+                await session.execute(self._storing([pending]))
+                if isinstance(exc, DomainError):
+                    return exc
+                log.error("webhook %s (%s) failed", event.id, event.type, exc_info=exc)
+                await self._record_failure(session, event, f"{type(exc).__name__}: {exc}")
         except Exception:
             log.exception("webhook %s (%s) could not be stored", event.id, event.type)
         return RetryLater(
             "webhook_processing_failed", "The event could not be processed; retry later."
         )
 
-    def _storing(self, deliveries: list[tuple[WebhookEvent, bytes]]) -> Any:
+    def _storing(self, deliveries: list[_Pending]) -> Any:
         """The statement that stores each delivery's event as it arrived, unless it is stored
-        already. Sorted by id, so that two batches storing the same events wait for each other
-        rather than deadlock."""
+        already; one row per event, though a batch may hold the same event twice."""
         rows = {
-            event.id: {
+            d.event.id: {
                 "provider": self.channel,
-                "id": event.id,
-                "type": event.type,
-                "created": event.created,
+                "id": d.event.id,
+                "type": d.event.type,
+                "created": d.event.created,
                 "status": EventStatus.RECEIVED.value,
-                "payload": payload.decode("utf-8"),
+                "payload": d.payload.decode("utf-8"),
                 "received_at": utcnow(),
                 "attempts": 0,
             }
-            for event, payload in deliveries
+            for d in deliveries
         }
         insert = pg_insert if self.db.is_postgres else sqlite_insert
         return (
             insert(StoredEvent)
-            .values([rows[key] for key in sorted(rows)])
+            .values(list(rows.values()))
             .on_conflict_do_nothing(index_elements=["provider", "id"])
         )
 
@@ -389,25 +388,23 @@ class WebhookIntake:
             log.warning("whose event %s is cannot be told", event.id, exc_info=True)
             return None
 
-    async def _record_failure(self, event: WebhookEvent, error: str) -> None:
+    async def _record_failure(self, session: AsyncSession, event: WebhookEvent, error: str) -> None:
         # Its merchant sees it failed in the back office, and may replay it once fixed.
-        async with self.db.sessions() as session:
-            owner = await self._owner_of(session, event)
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(StoredEvent)
-                .where(
-                    self._stored(event.id),
-                    # A duplicate that went through meanwhile stays processed.
-                    StoredEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.FAILED.value]),
-                )
-                .values(
-                    status=EventStatus.FAILED.value,
-                    error=error[:2000],
-                    attempts=StoredEvent.attempts + 1,
-                    merchant_id=owner.merchant_id if owner else None,
-                )
+        owner = await self._owner_of(session, event)
+        await session.execute(
+            update(StoredEvent)
+            .where(
+                self._stored(event.id),
+                # A duplicate that went through meanwhile stays processed.
+                StoredEvent.status.in_([EventStatus.RECEIVED.value, EventStatus.FAILED.value]),
             )
+            .values(
+                status=EventStatus.FAILED.value,
+                error=error[:2000],
+                attempts=StoredEvent.attempts + 1,
+                merchant_id=owner.merchant_id if owner else None,
+            )
+        )
 
 
 async def stored_events(
