@@ -20,15 +20,25 @@ from qrcheckout.db import Database
 T = TypeVar("T")
 
 
+def _config(app: Any) -> uvicorn.Config:
+    # A test's client keeps its connection between requests, sometimes idle for as long as
+    # uvicorn's default keep-alive (5 s): the server closing it just as the client sends on
+    # it is a race no test means to examine. Connections stay open for the test's length.
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=600,
+        lifespan="on",
+    )
+
+
 class RunningServer:
     def __init__(self, settings: Settings, sock: socket.socket) -> None:
         self.settings = settings
         self.url = settings.public_url
         self.app = create_app(settings)
-        config = uvicorn.Config(
-            self.app, log_level="warning", timeout_graceful_shutdown=1, lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(_config(self.app))
         self._sock = sock
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -82,8 +92,7 @@ def serving(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
     """Any ASGI app (a stand-alone sandbox, say) served on a free loopback port (or ``sock``,
     bound already); its URL."""
     sock = sock or free_socket()
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_config(app))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     wait_until(lambda: server.started or not thread.is_alive(), timeout=30)
