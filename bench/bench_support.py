@@ -254,6 +254,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+def int_list(text: str) -> list[int]:
+    """An argument's comma-separated positive integers."""
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
+    return values
+
+
+def rounds_for_each_count(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--rounds``: one value for every ``--watchers`` count, or one per count."""
+    if len(args.rounds) == 1:
+        args.rounds = args.rounds * len(args.watchers)
+    if len(args.rounds) != len(args.watchers):
+        parser.error("--rounds needs one value, or one per --watchers value")
+
+
 def add_postgres_url(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--postgres-url",

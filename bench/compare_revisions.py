@@ -46,6 +46,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_support import int_list, rounds_for_each_count
+
 ROOT = Path(__file__).resolve().parents[1]
 TREES = ("baseline", "current")
 BENCHMARKS = ("webhook", "watch")
@@ -165,6 +167,10 @@ class Run:
 
 
 def bench_command(benchmark: str, python: str, tree: Path, args: argparse.Namespace) -> list[str]:
+    """The run of ``benchmark`` against ``tree``: its own copy of the script, or with
+    ``--scripts current`` this tree's copy, measuring both trees' servers the same way."""
+    if args.scripts == "current":
+        tree = args.current_tree
     if benchmark == "webhook":
         command = [
             python,
@@ -329,7 +335,14 @@ NUM = r"(-?[\d.]+|-)"
 WEBHOOK_ROW = re.compile(
     rf"^(sqlite|postgres)\s+/v1/webhooks/(\w+)\s+{NUM}\s+{NUM}\s+{NUM}\s+(\d+)\s+{NUM}\s*$"
 )
-WATCH_SAMPLES_ROW = re.compile(r"^\s*(\d+)\s+all\s+(\d+)\s+(\d+)\s+" + r"\s+".join([NUM] * 6))
+# Six figures (sent, accepted), or nine with "after the first watcher".
+WATCH_SAMPLES_ROW = re.compile(
+    r"^\s*(\d+)\s+all\s+(\d+)\s+(\d+)\s+"
+    + r"\s+".join([NUM] * 6)
+    + r"(?:\s+"
+    + r"\s+".join([NUM] * 3)
+    + r")?\s*$"
+)
 WATCH_ROUNDS_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+" + r"\s+".join([NUM] * 8) + r"\s*$")
 
 
@@ -360,11 +373,15 @@ def parse_watch(text: str) -> dict[str, float]:
     for line in text.splitlines():
         if m := WATCH_SAMPLES_ROW.match(line):
             n = m.group(1)
-            sent_p50, sent_p99, _, acc_p50, _, _ = (number(g) for g in m.groups()[3:])
+            sent_p50, sent_p99, _, acc_p50, _, _, first_p50, first_p99, _ = (
+                None if g is None else number(g) for g in m.groups()[3:]
+            )
             for name, value in (
                 ("from sent p50", sent_p50),
                 ("from sent p99", sent_p99),
                 ("from accepted p50", acc_p50),
+                ("after first p50", first_p50),
+                ("after first p99", first_p99),
             ):
                 if value is not None:
                     figures[f"watch N={n} {name}"] = value
@@ -425,6 +442,8 @@ def figure_order(name: str) -> tuple[object, ...]:
         "from sent p50",
         "from sent p99",
         "from accepted p50",
+        "after first p50",
+        "after first p99",
         "webhook rtt p50",
         "last watcher p50",
         "connect all p50",
@@ -505,13 +524,6 @@ def compare(runs: list[Run], budget: float, repetitions: int) -> tuple[list[str]
 # -- driver ------------------------------------------------------------------------------------
 
 
-def int_list(text: str) -> list[int]:
-    values = [int(part) for part in text.split(",") if part.strip()]
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-    return values
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="The webhook and watcher benchmarks on a baseline ref and on this working "
@@ -527,6 +539,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--repetitions", type=int, default=3, help="runs of each benchmark per tree (default 3)"
+    )
+    parser.add_argument(
+        "--scripts",
+        choices=["own", "current"],
+        default="own",
+        help="own: each tree runs its own benchmark scripts (default); current: both run the "
+        "current tree's, for a benchmark changed since the baseline",
     )
     parser.add_argument(
         "--only", choices=BENCHMARKS, help="run one benchmark only: webhook or watch"
@@ -572,10 +591,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
-    if len(args.rounds) == 1:
-        args.rounds = args.rounds * len(args.watchers)
-    if len(args.rounds) != len(args.watchers):
-        parser.error("--rounds needs one value, or one per --watchers value")
+    rounds_for_each_count(parser, args)
     if args.repetitions < 1:
         parser.error("--repetitions must be positive")
     return args
@@ -599,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with baseline_tree(args.baseline, workdir) as base:
             trees = {"baseline": base, "current": ROOT if args.live else snapshot_tree(workdir)}
+            args.current_tree = trees["current"]
             base_commit = git("rev-parse", "--short", args.baseline)
             dirty = len(git("status", "--porcelain", "--", "src").splitlines())
             print(

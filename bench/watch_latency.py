@@ -10,9 +10,11 @@ For each watcher count N (1, 100 and 1,000 by default) and a number of rounds, o
    when the request was sent and when its 200 came back ("accepted");
 4. notes when each watcher receives the ``success`` state, and checks that its stream then ends.
 
-It prints p50, p99 and max of (received - sent) and (received - accepted) over every watcher of
-every round. The server is the real app under uvicorn in a separate process (this file, run with
-``--serve``), so the watchers' client load does not share the server's event loop; both still
+It prints p50, p99 and max of (received - sent), (received - accepted) and (received - the
+round's first watcher's time) over every watcher of every round. The server is ``qrcheckout
+serve`` in its own process, as a user runs it; the watchers are dealt out to
+``--client-processes`` processes of their own (2 by default), each on its own event loop, and
+time is ``time.monotonic()``, one clock for every process on the machine. All of them still
 share the machine's cores. This is a benchmark that prints figures, not a test.
 
     .venv/bin/python bench/watch_latency.py
@@ -31,17 +33,18 @@ import asyncio
 import contextlib
 import json
 import math
+import multiprocessing
+import multiprocessing.process
 import os
 import platform
 import resource
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -49,58 +52,25 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-WEBHOOK_SECRET = "whsec_bench_" + "0123456789abcdef" * 2
 ITEMS = [{"product_id": "espresso", "quantity": 1}]
 TRANSPORTS = ("sse", "ws", "gql")
 # The first design's subscription, as a Hasura front-end sends it.
 TOKEN_CREATED = "subscription TokenCreated($id: uuid!) { token_by_pk(id: $id) { id status } }"
-# Every round creates and scans a token from one address, past the default per-address limits
-# in a long run: raised, not switched off, so each request still pays for being counted. A
-# server without rate limits ignores them.
-RATE_LIMITS = {
-    "rate_limit_tokens": "1000000/minute",
-    "rate_limit_scans_per_ip": "1000000/minute",
-}
 
 # The webhook is forged exactly as the tests forge it.
 sys.path.insert(0, str(ROOT))
 from tests.support.stripe_events import encode, session_event, signature  # noqa: E402
 
-from bench_support import fresh_database, serving  # noqa: E402
+from bench_support import (  # noqa: E402
+    WEBHOOK_SECRET,
+    client_loop,
+    fresh_database,
+    int_list,
+    rounds_for_each_count,
+    running_server,
+)
 
-# -- the server process ------------------------------------------------------------------------
-
-
-def serve(fd: int, database_url: str, bus_url: str, data_dir: str) -> None:
-    """Run the app under uvicorn on the already-bound listening socket ``fd``."""
-    import uvicorn
-
-    sys.path.insert(0, str(ROOT / "src"))
-    from qrcheckout.app import create_app
-    from qrcheckout.config import Settings
-
-    raise_fd_limit()
-    sock = socket.socket(fileno=fd)
-    port = sock.getsockname()[1]
-    settings = Settings(
-        database_url=database_url,
-        public_url=f"http://{HOST}:{port}",
-        stripe_webhook_secret=WEBHOOK_SECRET,
-        bus_url=bus_url,
-        data_dir=Path(data_dir),
-        **RATE_LIMITS,
-    )
-    config = uvicorn.Config(
-        create_app(settings),
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        backlog=4096,
-        timeout_graceful_shutdown=2,
-        ws_per_message_deflate=False,  # as qrcheckout serve runs it
-    )
-    server = uvicorn.Server(config)
-    asyncio.run(server.serve(sockets=[sock]))
+# -- the clients ------------------------------------------------------------------------------
 
 
 def raise_fd_limit() -> int:
@@ -110,34 +80,6 @@ def raise_fd_limit() -> int:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-@contextlib.contextmanager
-def running_server(database_url: str, bus_url: str, data_dir: str) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    sock.listen(4096)
-    port = sock.getsockname()[1]
-    fd = sock.fileno()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QRCHECKOUT_")}
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--serve",
-        str(fd),
-        "--database-url",
-        database_url,
-        "--bus-url",
-        bus_url,
-        "--data-dir",
-        data_dir,
-    ]
-    proc = subprocess.Popen(command, pass_fds=[fd], env=env, cwd=data_dir)
-    sock.close()  # the child holds its own copy
-    url = f"http://{HOST}:{port}"
-    with serving(proc, url):
-        yield url
 
 
 # -- forging the webhook -----------------------------------------------------------------------
@@ -164,9 +106,8 @@ class WatcherError(Exception):
 
 @dataclass
 class Clients:
-    """``ctl`` for the shop's own requests; ``sse`` is None for the bare SSE client."""
+    """A client process's connections: ``sse`` is None for the bare SSE client."""
 
-    ctl: httpx.AsyncClient
     sse: httpx.AsyncClient | None
     host: str
     port: int
@@ -276,7 +217,7 @@ async def sse_watcher(
     try:
         async with contextlib.aclosing(sse_data_lines(clients, token_id)) as data_lines:
             async for data in data_lines:
-                at = time.perf_counter()  # before parsing, so parse time is not counted
+                at = time.monotonic()  # before parsing, so parse time is not counted
                 on_state(rnd, index, json.loads(data), at, seen)
                 if held:
                     gate.release()
@@ -309,7 +250,7 @@ async def ws_watcher(
         ) as ws:
             try:
                 async for raw in ws:
-                    at = time.perf_counter()
+                    at = time.monotonic()
                     message = json.loads(raw)
                     if message.get("type") != "token":
                         raise WatcherError(f"unexpected message {message!r:.200}")
@@ -354,7 +295,7 @@ async def gql_watcher(
             query = {"query": TOKEN_CREATED, "variables": {"id": token_id}}
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": query}))
             async for raw in ws:
-                at = time.perf_counter()
+                at = time.monotonic()
                 message = json.loads(raw)
                 if message.get("type") != "next":
                     raise WatcherError(f"unexpected message {message!r:.200}")
@@ -381,14 +322,113 @@ class RoundResult:
     transports: list[str]
     from_sent: list[float]
     from_accepted: list[float]
+    # After the round's first watcher had it: how long the server took to tell them all.
+    after_first: list[float]
     webhook_rtt: float
     connect: float
 
 
+@dataclass
+class Order:
+    """What one client process does in a round: connects its share of the watchers to the
+    token, says when they are ready, then when each heard of the payment."""
+
+    token_id: str
+    watchers: list[tuple[int, str]]  # (index in the round, transport)
+    connect_concurrency: int
+    connect_timeout: float
+    delivery_timeout: float
+
+
+async def watch(clients: Clients, order: Order, conn: Connection) -> None:
+    """One round in a client process; the times are ``time.monotonic()``, one clock for every
+    process on the machine."""
+    rnd = Round(len(order.watchers))
+    gate = asyncio.Semaphore(order.connect_concurrency)
+    tasks = [
+        asyncio.create_task(WATCHERS[transport](clients, order.token_id, index, rnd, gate))
+        for index, transport in order.watchers
+    ]
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(order.connect_timeout):
+                await rnd.settled.wait()
+        conn.send(("ready", rnd.ready, rnd.errors[:3]))
+        if not rnd.all_ready.is_set():
+            return
+        _, pending = await asyncio.wait(tasks, timeout=order.delivery_timeout)
+        conn.send(("done", dict(rnd.received), rnd.errors[:3], len(pending)))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def client_main(conn: Connection, url: str, sse_client: str) -> None:
+    base = httpx.URL(url)
+    assert base.host and base.port
+    async with contextlib.AsyncExitStack() as stack:
+        sse = None
+        if sse_client == "httpx":
+            timeout = httpx.Timeout(120.0, connect=60.0, pool=120.0)
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            sse = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, trust_env=False)
+            )
+        clients = Clients(sse, base.host, base.port)
+        while (order := await asyncio.to_thread(conn.recv)) is not None:
+            await watch(clients, order, conn)
+
+
+def client_process(conn: Connection, url: str, sse_client: str) -> None:
+    """A process of watchers, on an event loop of its own, taking orders from ``conn``."""
+    raise_fd_limit()
+    run, _ = client_loop()
+    run(client_main(conn, url, sse_client))
+
+
+class ClientProcesses:
+    """``count`` processes of watchers: the watchers do not queue behind one client loop, as
+    phones on separate devices do not (they still share the machine's cores)."""
+
+    def __init__(self, url: str, count: int, sse_client: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conns: list[Connection] = []
+        self.procs: list[multiprocessing.process.BaseProcess] = []
+        for _ in range(count):
+            mine, theirs = context.Pipe()
+            proc = context.Process(
+                target=client_process, args=(theirs, url, sse_client), daemon=True
+            )
+            proc.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(proc)
+
+    async def answer(self, k: int, seconds: float) -> tuple[Any, ...]:
+        conn = self.conns[k]
+        if not await asyncio.to_thread(conn.poll, seconds):
+            raise RuntimeError(f"client process {k} did not answer within {seconds:.0f} s")
+        answer: tuple[Any, ...] = conn.recv()
+        return answer
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for proc in self.procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.terminate()
+
+
 async def run_round(
-    clients: Clients, n: int, transports: list[str], args: argparse.Namespace
+    ctl: httpx.AsyncClient,
+    procs: ClientProcesses,
+    transports: list[str],
+    args: argparse.Namespace,
 ) -> RoundResult:
-    ctl = clients.ctl
+    n = len(transports)
     response = await ctl.post("/v1/tokens", json={"items": ITEMS})
     if response.status_code != 201:
         raise RuntimeError(f"creating a token: {response.status_code} {response.text[:300]}")
@@ -398,47 +438,59 @@ async def run_round(
         raise RuntimeError(f"scanning a token: {response.status_code} {response.text[:300]}")
     session_id = httpx.URL(response.headers["location"]).path.rstrip("/").rsplit("/", 1)[-1]
 
-    rnd = Round(n)
-    gate = asyncio.Semaphore(args.connect_concurrency)
-    connecting = time.perf_counter()
-    tasks = [
-        asyncio.create_task(WATCHERS[transport](clients, token["id"], i, rnd, gate))
-        for i, transport in enumerate(transports)
-    ]
-    try:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(args.connect_timeout):
-                await rnd.settled.wait()
-        if not rnd.all_ready.is_set():
-            raise RuntimeError(
-                f"only {rnd.ready}/{n} watchers got the initial state within "
-                f"{args.connect_timeout} s; {rnd.errors[:3]}"
+    # The watchers are dealt out to the client processes in turn.
+    count = len(procs.conns)
+    shares = {
+        k: [(i, t) for i, t in enumerate(transports) if i % count == k]
+        for k in range(min(count, n))
+    }
+    connecting = time.monotonic()
+    for k, share in shares.items():
+        procs.conns[k].send(
+            Order(
+                token["id"],
+                share,
+                max(1, args.connect_concurrency // len(shares)),
+                args.connect_timeout,
+                args.delivery_timeout,
             )
-        connected = time.perf_counter()
-        payload, signature = signed_completed_event(token, session_id)
-        headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
-        sent = time.perf_counter()
-        response = await ctl.post("/v1/webhooks/stripe", content=payload, headers=headers)
-        accepted = time.perf_counter()
-        if response.status_code != 200 or response.json().get("status") != "processed":
-            raise RuntimeError(f"webhook: {response.status_code} {response.text[:300]}")
-        _, pending = await asyncio.wait(tasks, timeout=args.delivery_timeout)
-        if pending:
+        )
+    wait = args.connect_timeout + 30
+    answers = await asyncio.gather(*(procs.answer(k, wait) for k in shares))
+    ready = sum(answer[1] for answer in answers)
+    if ready != n:
+        errors = [error for answer in answers for error in answer[2]]
+        raise RuntimeError(
+            f"only {ready}/{n} watchers got the initial state within "
+            f"{args.connect_timeout} s; {errors[:3]}"
+        )
+    connected = time.monotonic()
+    payload, signature = signed_completed_event(token, session_id)
+    headers = {"Stripe-Signature": signature, "Content-Type": "application/json"}
+    sent = time.monotonic()
+    response = await ctl.post("/v1/webhooks/stripe", content=payload, headers=headers)
+    accepted = time.monotonic()
+    if response.status_code != 200 or response.json().get("status") != "processed":
+        raise RuntimeError(f"webhook: {response.status_code} {response.text[:300]}")
+    wait = args.delivery_timeout + 30
+    answers = await asyncio.gather(*(procs.answer(k, wait) for k in shares))
+    received: dict[int, float] = {}
+    for _, got, errors, pending in answers:
+        received.update(got)
+        if pending or errors:
             raise RuntimeError(
-                f"{len(pending)}/{n} watchers not done {args.delivery_timeout} s after the "
-                f"webhook ({len(rnd.received)} got success); {rnd.errors[:3]}"
+                f"{pending} watchers not done {args.delivery_timeout} s after the webhook, "
+                f"{len(errors)} failed: {errors[:3]}"
             )
-        if rnd.errors:
-            raise RuntimeError(f"{len(rnd.errors)} watcher(s) failed: {rnd.errors[:3]}")
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    times = [rnd.received[i] for i in range(n)]
+    if len(received) != n:
+        raise RuntimeError(f"only {len(received)}/{n} watchers got success")
+    times = [received[i] for i in range(n)]
+    first = min(times)
     return RoundResult(
         transports=transports,
         from_sent=[(t - sent) * 1000 for t in times],
         from_accepted=[(t - accepted) * 1000 for t in times],
+        after_first=[(t - first) * 1000 for t in times],
         webhook_rtt=(accepted - sent) * 1000,
         connect=connected - connecting,
     )
@@ -481,11 +533,11 @@ def report(series: list[Series]) -> None:
     print()
     header = (
         f"{'watchers':>8}  {'transport':<9} {'rounds':>6} {'samples':>7}   "
-        f"{'from webhook sent':^26}   {'from webhook accepted (200)':^26}"
+        f"{'from webhook sent':^26}   {'from webhook accepted (200)':^26}   "
+        f"{'after the first watcher':^26}"
     )
-    sub = (
-        f"{'':>8}  {'':<9} {'':>6} {'':>7}   "
-        f"{'p50':>8} {'p99':>8} {'max':>8}   {'p50':>8} {'p99':>8} {'max':>8}"
+    sub = f"{'':>8}  {'':<9} {'':>6} {'':>7}   " + "   ".join(
+        [f"{'p50':>8} {'p99':>8} {'max':>8}"] * 3
     )
     print(header)
     print(sub)
@@ -496,9 +548,10 @@ def report(series: list[Series]) -> None:
             if not sent:
                 continue
             accepted = s.samples(transport, "from_accepted")
+            after = s.samples(transport, "after_first")
             print(
                 f"{s.n:>8}  {transport or 'all':<9} {len(s.rounds):>6} {len(sent):>7}   "
-                f"{stats(sent)}   {stats(accepted)}"
+                f"{stats(sent)}   {stats(accepted)}   {stats(after)}"
             )
     print()
     print("Per round: the webhook's own round trip (sent -> 200) and the last watcher of the")
@@ -526,6 +579,8 @@ def report(series: list[Series]) -> None:
     print()
     print("A negative 'from accepted' figure means the watcher heard of the payment before the")
     print("webhook's 200 reached the sender: the server publishes on commit, before it answers.")
+    print("'After the first watcher' is the fan-out on its own: each watcher's time less the")
+    print("time the round's first watcher had it; N=1's 'from sent' is the payment's own cost.")
 
 
 # -- driver ------------------------------------------------------------------------------------
@@ -538,36 +593,18 @@ def transports_for(mode: str, n: int, round_index: int) -> list[str]:
     return [TRANSPORTS[(i + round_index) % len(TRANSPORTS)] for i in range(n)]
 
 
-@contextlib.asynccontextmanager
-async def open_clients(url: str, args: argparse.Namespace) -> AsyncIterator[Clients]:
-    base = httpx.URL(url)
-    assert base.host and base.port
-    timeout = httpx.Timeout(120.0, connect=60.0, pool=120.0)
-    size = max(args.watchers) + 16
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    async with contextlib.AsyncExitStack() as stack:
-        ctl = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False)
-        )
-        sse = None
-        if args.sse_client == "httpx":
-            sse = await stack.enter_async_context(
-                httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits, trust_env=False)
-            )
-        yield Clients(ctl, sse, base.host, base.port)
-
-
-async def bench(url: str, args: argparse.Namespace) -> list[Series]:
+async def bench(url: str, procs: ClientProcesses, args: argparse.Namespace) -> list[Series]:
     results: list[Series] = []
-    async with open_clients(url, args) as clients:
+    timeout = httpx.Timeout(120.0, connect=60.0, pool=120.0)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, trust_env=False) as ctl:
         for n, rounds in zip(args.watchers, args.rounds, strict=True):
             series = Series(n)
             started = time.monotonic()
             for r in range(args.warmup + rounds):
                 transports = transports_for(args.transport, n, r)
                 result = await asyncio.wait_for(
-                    run_round(clients, n, transports, args),
-                    args.connect_timeout + args.delivery_timeout + 60,
+                    run_round(ctl, procs, transports, args),
+                    args.connect_timeout + args.delivery_timeout + 120,
                 )
                 if r >= args.warmup:
                     series.rounds.append(result)
@@ -581,13 +618,6 @@ async def bench(url: str, args: argparse.Namespace) -> list[Series]:
             )
             results.append(series)
     return results
-
-
-def int_list(text: str) -> list[int]:
-    values = [int(part) for part in text.split(",") if part.strip()]
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError("a comma-separated list of positive integers")
-    return values
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -657,44 +687,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pause", type=float, default=0.05, help="seconds between rounds (default 0.05)"
     )
-    parser.add_argument("--serve", type=int, metavar="FD", help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="processes the watchers are dealt out to (default 2)",
+    )
     args = parser.parse_args(argv)
-    if args.serve is None:
-        if len(args.rounds) == 1:
-            args.rounds = args.rounds * len(args.watchers)
-        if len(args.rounds) != len(args.watchers):
-            parser.error("--rounds needs one value, or one per --watchers value")
+    rounds_for_each_count(parser, args)
+    if args.client_processes < 1:
+        parser.error("--client-processes must be at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.serve is not None:
-        serve(args.serve, args.database_url, args.bus_url, args.data_dir)
-        return 0
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None
+    runner, loop_name = client_loop()
     limit = raise_fd_limit()
     need = 2 * max(args.watchers) + 64
     if limit < need:
         print(f"warning: the open-file limit is {limit}; {need} are wanted", file=sys.stderr)
-    workdir = tempfile.mkdtemp(prefix="qrc-bench-")
+    workdir = Path(tempfile.mkdtemp(prefix="qrc-bench-"))
     try:
-        with fresh_database(args.database_url, workdir) as database_url:
+        with fresh_database(args.database_url, str(workdir)) as database_url:
             engine = database_url.split(":", 1)[0]
             print(
                 f"qrcheckout watch latency: {engine} database, bus {args.bus_url}, "
                 f"transport {args.transport}, SSE client {args.sse_client}, "
+                f"{args.client_processes} client processes, "
                 f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-                f"client loop {'uvloop' if uvloop else 'asyncio'}",
+                f"client loop {loop_name}",
                 flush=True,
             )
-            with running_server(database_url, args.bus_url, workdir) as url:
-                runner = uvloop.run if uvloop else asyncio.run
-                series = runner(bench(url, args))
+            with running_server(
+                database_url,
+                workdir,
+                "watch",
+                bus_url=args.bus_url,
+                rate_limit_scans_per_ip="1000000/minute",
+            ) as server:
+                procs = ClientProcesses(server.url, args.client_processes, args.sse_client)
+                try:
+                    series = runner(bench(server.url, procs, args))
+                finally:
+                    procs.close()
         report(series)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
