@@ -11,7 +11,7 @@ import httpx
 import pytest
 import stripe
 
-from qrcheckout import cli
+from qrcheckout import cli, logs
 from qrcheckout.app import SANDBOX_KEY_FILE
 from qrcheckout.config import Settings
 from tests.support.flows import create_token, pay_page
@@ -154,6 +154,9 @@ def test_serve_prints_the_sandbox_key(
     monkeypatch.setenv("QRCHECKOUT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
     built: list[Any] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **_: built.append(app))
+    # Logging stays pytest's: a handler on this test's captured stderr would outlive the test,
+    # and the servers of later tests would log to a closed file.
+    monkeypatch.setattr(logs, "install", logs.config)
     assert cli.main(["serve", "--port", "8765"]) == 0
     [app] = built
     app.state.sandbox.store.close()  # never started: only its state file was opened
