@@ -12,8 +12,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from qrcheckout.checkout.service import token_topic
 from qrcheckout.realtime.bus import RedisBus
 from tests.support.flows import create_token, pay_page, submit_card, wait_status
+from tests.support.metrics import samples, value
 from tests.support.server import RunningServer, wait_until
 
 
@@ -69,6 +71,35 @@ def test_websocket_watcher(server: RunningServer) -> None:
     messages = asyncio.run(asyncio.wait_for(watch(), 15))
     assert [m["data"]["status"] for m in messages] == ["inprogress", "cancelled"]
     assert all(m["type"] == "token" for m in messages)
+
+
+def test_a_watcher_that_hangs_up_is_let_go_at_once(server: RunningServer) -> None:
+    """A desktop page closed while its token waits (a static code never ends): the server
+    stops watching for it, whether it was on SSE or a WebSocket, instead of holding it for
+    as long as the token lives."""
+    created = create_token(server)
+    topic = token_topic(created["id"])
+    bus = server.app.state.container.bus
+
+    def watching(transport: str) -> float:
+        return value(samples(server), "qrcheckout_live_watchers", transport=transport)
+
+    with httpx.stream("GET", f"{server.url}/v1/tokens/{created['id']}/events", timeout=10) as r:
+        lines = r.iter_lines()  # held: a dropped iterator would close the stream
+        assert any(line.startswith("data: ") for line in lines)
+        assert bus.watchers(topic) == 1 and watching("sse") == 1
+    wait_until(lambda: bus.watchers(topic) == 0, timeout=2)
+    assert watching("sse") == 0
+
+    async def hang_up() -> None:
+        url = server.url.replace("http://", "ws://") + f"/v1/tokens/{created['id']}/ws"
+        async with connect(url) as ws:
+            assert json.loads(await ws.recv())["data"]["status"] == "inprogress"
+            assert bus.watchers(topic) == 1 and watching("websocket") == 1
+
+    asyncio.run(hang_up())
+    wait_until(lambda: bus.watchers(topic) == 0, timeout=2)
+    assert watching("websocket") == 0
 
 
 def test_websocket_for_unknown_token_is_closed(server: RunningServer) -> None:

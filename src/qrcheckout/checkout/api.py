@@ -24,7 +24,7 @@ from qrcheckout.http.ratelimit import limited
 from qrcheckout.ratelimit import Rule
 from qrcheckout.realtime.bus import Bus
 from qrcheckout.realtime.sse import event_stream
-from qrcheckout.realtime.watch import Watch
+from qrcheckout.realtime.watch import Watch, as_json, until_hangup
 
 router = APIRouter(tags=["tokens"])
 
@@ -129,12 +129,19 @@ async def token_ws(websocket: WebSocket, token_id: str, tokens: Tokens, bus: Bus
     except NotFound:
         await websocket.close(code=4404, reason="token not found")
         return
+
+    async def gone() -> None:
+        # The client sends nothing; reading is how its leaving is noticed, idle or not.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
     try:
         await websocket.accept()
-        async for state in watch.states():
-            if state:
-                await websocket.send_json({"type": "token", "data": state})
-        await websocket.close(code=1000)
+        async with until_hangup(gone):
+            async for state in watch.states():
+                if state:
+                    await websocket.send_text('{"type": "token", "data": ' + as_json(state) + "}")
+            await websocket.close(code=1000)
     except WebSocketDisconnect:
         return
     finally:

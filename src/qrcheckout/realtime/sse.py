@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from qrcheckout.realtime.watch import Watch
+from qrcheckout.realtime.watch import Watch, as_json, until_hangup
 
 # How long a client waits before it connects again after the stream drops.
 RETRY_MS = 2000
+KEEPALIVE = b": keepalive\n\n"
+
+
+class EventStream(StreamingResponse):
+    """A stream that ends when its client leaves, without Starlette's task group per stream:
+    the request's own task sends, and one plain task waits for the client to hang up."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def gone() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        try:
+            async with until_hangup(gone):
+                await self.stream_response(send)
+        finally:
+            if self.background is not None:
+                await self.background()
 
 
 def event_stream(
@@ -21,16 +39,17 @@ def event_stream(
 ) -> StreamingResponse:
     """Each state of an opened ``watch`` as ``event``. With ``still_allowed``, asked before
     each state or keepalive, the stream ends with a ``signed-out`` event once it says no."""
+    prefix = f"event: {event}\ndata: "
 
-    async def stream() -> AsyncIterator[str]:
-        yield f"retry: {RETRY_MS}\n\n"
+    async def stream() -> AsyncIterator[bytes]:
+        yield f"retry: {RETRY_MS}\n\n".encode()
         async for state in watch.states():
             if still_allowed is not None and not await still_allowed():
-                yield "event: signed-out\ndata: {}\n\n"
+                yield b"event: signed-out\ndata: {}\n\n"
                 return
-            yield f"event: {event}\ndata: {json.dumps(state)}\n\n" if state else ": keepalive\n\n"
+            yield (prefix + as_json(state) + "\n\n").encode() if state else KEEPALIVE
 
-    return StreamingResponse(
+    return EventStream(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

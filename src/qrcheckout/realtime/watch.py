@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import math
 import random
@@ -15,6 +17,56 @@ from qrcheckout.realtime.bus import RESYNC, Bus
 log = logging.getLogger(__name__)
 
 State = dict[str, Any]
+
+
+class _LastEncoded:
+    """A state as JSON. Every watcher woken by one change is handed the same dict by the bus,
+    so the text of the last dict encoded is kept: a change is encoded once, not once a
+    watcher. States are messages, never changed once published."""
+
+    __slots__ = ("state", "text")
+
+    def __init__(self) -> None:
+        self.state: State | None = None
+        self.text = ""
+
+    def __call__(self, state: State) -> str:
+        if state is not self.state:
+            # The dict itself is held, not its id: it cannot be freed and the id reused.
+            self.state, self.text = state, json.dumps(state)
+        return self.text
+
+
+as_json = _LastEncoded()
+
+
+@contextlib.asynccontextmanager
+async def until_hangup(gone: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    """The block runs until it ends or ``gone`` returns (the client hung up): then it is
+    cancelled and left quietly. One plain task waits for the client, instead of a task group
+    and its cancel scopes per connection."""
+    task = asyncio.current_task()
+    assert task is not None
+    hung_up = False
+
+    async def listen() -> None:
+        nonlocal hung_up
+        try:
+            await gone()
+        except Exception:
+            # A connection that cannot be read any more is one whose client is gone.
+            log.debug("reading the client failed; ending its stream", exc_info=True)
+        hung_up = True
+        task.cancel()
+
+    listener = asyncio.get_running_loop().create_task(listen())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not hung_up or task.uncancel():
+            raise  # cancelled from elsewhere too: the server is stopping
+    finally:
+        listener.cancel()
 
 
 class Watch:
@@ -110,6 +162,9 @@ class Watch:
                 elif loop.time() - sent >= self.keepalive_seconds:
                     yield {}
                     sent = loop.time()
+            # The other watchers woken by the same change are queued behind this one: let
+            # them send it before this one tears its connection down.
+            await asyncio.sleep(0)
         finally:
             await self.close()
 
