@@ -109,7 +109,8 @@ class _Watch(Watch):
             read,
             lambda state: state["status"] in TERMINAL,
             poll_seconds=service.settings.watch_poll_seconds,
-            keepalive_seconds=KEEPALIVE_SECONDS,
+            # A WebSocket is kept open by the server's pings: its watcher wakes only for news.
+            keepalive_seconds=KEEPALIVE_SECONDS if transport == "sse" else None,
             transport=transport,
         )
 

@@ -30,7 +30,6 @@ View = dict[str, Any]
 # At most this many rows a query; without ``limit``, the first this many (as a Hasura
 # permission's row limit does).
 MAX_ROWS = 500
-KEEPALIVE_SECONDS = 15.0
 # A token's watchers see this until a token with that id exists.
 ABSENT: View = {"absent": True}
 
@@ -225,7 +224,7 @@ class Tokens(Cancellable):
             read,
             lambda _: False,  # a live query lasts until the client ends it
             poll_seconds=self.services.settings.watch_poll_seconds,
-            keepalive_seconds=KEEPALIVE_SECONDS,
+            keepalive_seconds=None,  # the WebSocket's pings keep it open
             transport="graphql",
         )
         await watch.open()
@@ -259,7 +258,7 @@ class Tokens(Cancellable):
             read,
             lambda _: False,
             poll_seconds=self.services.settings.watch_poll_seconds,
-            keepalive_seconds=KEEPALIVE_SECONDS,
+            keepalive_seconds=None,  # the WebSocket's pings keep it open
             reread_on=concerns,
             transport="graphql",
         )

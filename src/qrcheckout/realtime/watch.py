@@ -87,7 +87,7 @@ class Watch:
         done: Callable[[State], bool],
         *,
         poll_seconds: float = 1.0,
-        keepalive_seconds: float = 15.0,
+        keepalive_seconds: float | None = 15.0,
         reread_on: Callable[[State], bool] | None = None,
         transport: str = "other",
     ) -> None:
@@ -121,8 +121,10 @@ class Watch:
         await self.sub.__aexit__(None, None, None)
 
     async def states(self) -> AsyncIterator[State]:
-        """The states to send; ``{}`` asks for a keepalive."""
+        """The states to send; ``{}`` asks for a keepalive (never, with ``keepalive_seconds``
+        None: a WebSocket's own pings keep it open, and an idle one is then never woken)."""
         loop = asyncio.get_running_loop()
+        keepalive = math.inf if self.keepalive_seconds is None else self.keepalive_seconds
         try:
             yield self.current
             sent = loop.time()
@@ -133,11 +135,11 @@ class Watch:
                 if due is None and not self.sub.live:
                     # Spread out the reads of the many watchers the bus dropped at once.
                     due = now + random.uniform(0, self.poll_seconds)
-                wake = min(sent + self.keepalive_seconds, math.inf if due is None else due)
+                wake = min(sent + keepalive, math.inf if due is None else due)
                 try:
                     # A deadline on this task, not a task per wait (``wait_for``): an idle
                     # watcher costs one task, woken only for news or its keepalive.
-                    async with asyncio.timeout(max(wake - now, 0)):
+                    async with asyncio.timeout(None if wake == math.inf else max(wake - now, 0)):
                         item = await self.sub.receive()
                 except TimeoutError:
                     item = None
@@ -159,7 +161,7 @@ class Watch:
                     self.current = state
                     yield state
                     sent = loop.time()
-                elif loop.time() - sent >= self.keepalive_seconds:
+                elif loop.time() - sent >= keepalive:
                     yield {}
                     sent = loop.time()
             # The other watchers woken by the same change are queued behind this one: let
