@@ -37,7 +37,7 @@ async def _watching(
     bus: MemoryBus,
     record: Record,
     steps: Callable[[Watch], Awaitable[None]],
-    keepalive: float = 15.0,
+    keepalive: float | None = 15.0,
 ) -> list[dict[str, Any]]:
     """Run a watch while ``steps`` change things; the states it sent, keepalives as ``{}``."""
     watch = Watch(bus, "rec:1", record.read, _done, poll_seconds=POLL, keepalive_seconds=keepalive)
@@ -133,6 +133,21 @@ def test_the_bus_going_down_wakes_a_watcher_into_polling() -> None:
     # A keepalive far beyond the test's 2 s: only polling can end it in time.
     sent = asyncio.run(_watching(bus, record, steps, keepalive=60))
     assert sent[-1] == {"status": "success", "n": 1}
+
+
+def test_a_watcher_without_keepalives_is_silent_while_idle_yet_polls_without_a_bus() -> None:
+    """A WebSocket's watcher: the socket's pings keep it open, so nothing is sent (and it is not
+    woken) while nothing happens; losing the bus still makes it read the database."""
+    bus, record = MemoryBus(), Record()
+
+    async def steps(_: Watch) -> None:
+        await asyncio.sleep(20 * POLL)
+        bus.live = False
+        bus.resync()
+        record.state = {"status": "success", "n": 1}
+
+    sent = asyncio.run(_watching(bus, record, steps, keepalive=None))
+    assert sent == [{"status": "inprogress", "n": 0}, {"status": "success", "n": 1}]
 
 
 def test_a_resync_drops_what_was_queued_before_it() -> None:
