@@ -215,6 +215,10 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
         # Live messages are a few hundred bytes: compressing them saves little, and each
         # socket's compression context would double what an idle watcher costs in memory.
         ws_per_message_deflate=False,
+        # A WebSocket watcher is woken only for news: these pings are what find a peer that
+        # vanished without closing (and keep proxies from timing the socket out).
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
     )
     return 0
 

@@ -27,6 +27,8 @@ class EventStream(StreamingResponse):
         try:
             async with until_hangup(gone):
                 await self.stream_response(send)
+        except OSError:
+            pass  # the client left: servers of ASGI 2.4 say so by failing the send
         finally:
             if self.background is not None:
                 await self.background()

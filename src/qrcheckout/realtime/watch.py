@@ -24,17 +24,18 @@ class _LastEncoded:
     so the text of the last dict encoded is kept: a change is encoded once, not once a
     watcher. States are messages, never changed once published."""
 
-    __slots__ = ("state", "text")
+    __slots__ = ("last",)
 
     def __init__(self) -> None:
-        self.state: State | None = None
-        self.text = ""
+        # The dict itself is held, not its id: it cannot be freed and the id reused.
+        self.last: tuple[State | None, str] = (None, "")
 
     def __call__(self, state: State) -> str:
-        if state is not self.state:
-            # The dict itself is held, not its id: it cannot be freed and the id reused.
-            self.state, self.text = state, json.dumps(state)
-        return self.text
+        held, text = self.last
+        if state is not held:
+            text = json.dumps(state)
+            self.last = (state, text)
+        return text
 
 
 as_json = _LastEncoded()
@@ -54,8 +55,9 @@ async def until_hangup(gone: Callable[[], Awaitable[None]]) -> AsyncIterator[Non
         try:
             await gone()
         except Exception:
-            # A connection that cannot be read any more is one whose client is gone.
-            log.debug("reading the client failed; ending its stream", exc_info=True)
+            # A connection that cannot be read any more is one whose client is gone; reading
+            # one raises no error otherwise, so say so.
+            log.warning("reading the client failed; ending its stream", exc_info=True)
         hung_up = True
         task.cancel()
 
