@@ -267,7 +267,9 @@ class WebhookIntake:
                 if isinstance(exc, DomainError):
                     return exc
                 log.error("webhook %s (%s) failed", event.id, event.type, exc_info=exc)
-                await self._record_failure(session, event, f"{type(exc).__name__}: {exc}")
+                # Its claim was rolled back with the rest: this try is counted here.
+                error = f"{type(exc).__name__}: {exc}"
+                await self._record_failure(session, event, error, attempts=StoredEvent.attempts + 1)
         except Exception:
             log.exception("webhook %s (%s) could not be stored", event.id, event.type)
         return RetryLater(
@@ -324,16 +326,8 @@ class WebhookIntake:
             # same event can read it, so it is settled as failed, with the reason, and answered
             # 2xx (a redelivery reads it again).
             log.error("webhook %s (%s) cannot be read: %s", event_id, event.type, exc)
-            named = await self._owner_of(session, event)
-            await session.execute(
-                update(StoredEvent)
-                .where(self._stored(event_id))
-                .values(
-                    status=EventStatus.FAILED.value,
-                    processed_at=utcnow(),
-                    error=f"{exc.code}: {exc.message}"[:2000],
-                    merchant_id=named.merchant_id if named else None,
-                )
+            await self._record_failure(
+                session, event, f"{exc.code}: {exc.message}", processed_at=utcnow()
             )
             return Receipt(event_id, EventStatus.FAILED, False, exc.message), []
         owner: Owner | None = None
@@ -388,7 +382,10 @@ class WebhookIntake:
             log.warning("whose event %s is cannot be told", event.id, exc_info=True)
             return None
 
-    async def _record_failure(self, session: AsyncSession, event: WebhookEvent, error: str) -> None:
+    async def _record_failure(
+        self, session: AsyncSession, event: WebhookEvent, error: str, **more: Any
+    ) -> None:
+        """The stored event marked failed, with ``error`` and ``more`` columns."""
         # Its merchant sees it failed in the back office, and may replay it once fixed.
         owner = await self._owner_of(session, event)
         await session.execute(
@@ -401,8 +398,8 @@ class WebhookIntake:
             .values(
                 status=EventStatus.FAILED.value,
                 error=error[:2000],
-                attempts=StoredEvent.attempts + 1,
                 merchant_id=owner.merchant_id if owner else None,
+                **more,
             )
         )
 
