@@ -16,6 +16,7 @@ import uvicorn
 from qrcheckout.app import create_app
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
+from tests.support import loops
 
 T = TypeVar("T")
 
@@ -47,10 +48,7 @@ class RunningServer:
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self.server.serve(sockets=[self._sock]))
-        finally:
-            self.loop.close()
+        loops.run_to_end(self.loop, self.server.serve(sockets=[self._sock]))
 
     def start(self) -> RunningServer:
         self._thread.start()
@@ -64,7 +62,8 @@ class RunningServer:
     def stop(self) -> None:
         self.client.close()
         self.server.should_exit = True
-        self._thread.join(timeout=15)
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the test server did not stop within 30 s"
 
     def call(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run a coroutine on the server's own loop (its engine and bus live there)."""
@@ -93,7 +92,10 @@ def serving(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
     bound already); its URL."""
     sock = sock or free_socket()
     server = uvicorn.Server(_config(app))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread = threading.Thread(
+        target=lambda: loops.run_to_end(asyncio.new_event_loop(), server.serve(sockets=[sock])),
+        daemon=True,
+    )
     thread.start()
     wait_until(lambda: server.started or not thread.is_alive(), timeout=30)
     if not server.started:

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+from tests.support import loops
+
 
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -39,7 +41,7 @@ class TcpProxy:
         self._call(self._close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
-        self._loop.close()
+        loops.end(self._loop)
 
     def _call(self, work: Coroutine[Any, Any, None]) -> None:
         asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=10)
@@ -69,16 +71,20 @@ class TcpProxy:
             await asyncio.wait(pipes, timeout=5)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ends = [writer]
         self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
+            ends.append(up_writer)
+            self._writers.add(up_writer)
+            await asyncio.gather(self._copy(reader, up_writer), self._copy(up_reader, writer))
         except OSError:
-            writer.transport.abort()
-            return
-        self._writers.add(up_writer)
-        await asyncio.gather(self._copy(reader, up_writer), self._copy(up_reader, writer))
-        for w in (writer, up_writer):
-            self._writers.discard(w)
+            pass  # the target is not there: the client's connection is cut
+        finally:
+            # Also when cancelled: a connection is closed here, never left to the collector.
+            for end in ends:
+                end.transport.abort()
+                self._writers.discard(end)
 
     async def _copy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
