@@ -121,6 +121,7 @@ def make_server(database_url: str, tmp_path: Path) -> Iterator[ServerFactory]:
             "data_dir": tmp_path,
             "webhook_retry_base_seconds": 0.1,
             "expiry_interval_seconds": 0.2,
+            "catch_up_interval_seconds": 0.2,
         }
         values.update(overrides)
         server = RunningServer(Settings(**values), sock).start()

@@ -186,10 +186,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if mounted is not None:
                     await mounted.start()
                     started.push_async_callback(mounted.stop)
-            interval = settings.expiry_interval_seconds
-            for what, job in container.jobs():
+            for what, job, interval in container.jobs():
                 await started.enter_async_context(_running(_every(interval, what, job)))
-            await started.enter_async_context(_running(container.notifier.run_forever(interval)))
+            await started.enter_async_context(
+                _running(container.notifier.run_forever(settings.expiry_interval_seconds))
+            )
             await started.enter_async_context(
                 _running(
                     _every(

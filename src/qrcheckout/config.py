@@ -74,7 +74,12 @@ class Settings(BaseSettings):
     business_name: str = "qrcheckout café"
     temporary_ttl_seconds: int = Field(default=600, ge=1, le=86_400)
     dynamic_ttl_seconds: int = Field(default=3600, ge=1, le=86_400)
+    # How often tokens and orders past their end are expired, and merchant webhooks due sent.
     expiry_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How often the jobs run that catch up on work owed: payments to complete, refunds,
+    # receipts, stored events to replay, ended back-office sessions. Nobody watches these to
+    # the half second, and an idle service should not ask its database for them twice a second.
+    catch_up_interval_seconds: float = Field(default=2.0, gt=0, le=300)
     # "memory" (one process), or a redis:// URL to share live status between instances.
     bus_url: str = "memory"
     # ``text``: a line a record with its UTC time; ``json``: one JSON object a line.

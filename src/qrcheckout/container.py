@@ -29,7 +29,8 @@ from qrcheckout.staff.service import Staff
 from qrcheckout.unit import UnitOfWork
 from qrcheckout.webhooks.service import WebhookIntake
 
-Job = tuple[str, Callable[[], Awaitable[object]]]
+# What a job does, the job, and how many seconds between its runs.
+Job = tuple[str, Callable[[], Awaitable[object]], float]
 
 
 @dataclass
@@ -154,10 +155,11 @@ class Container:
         await self.webhooks[change.provider].apply(change)
 
     def jobs(self) -> list[Job]:
-        """What runs every ``expiry_interval_seconds`` while the app is up."""
-        return [
-            ("expiring tokens", self.tokens.expire_due),
-            ("expiring orders", self.orders.expire_due),
+        """What runs while the app is up: expiry at a watched page's pace, the rest (work owed
+        after a failure, a restart or a payment) less often."""
+        expiry = self.settings.expiry_interval_seconds
+        catch_up = self.settings.catch_up_interval_seconds
+        owed: list[tuple[str, Callable[[], Awaitable[object]]]] = [
             ("completing approved payments", self.tokens.complete_approved),
             ("refunding", self.order_payments.refund_unapplied),
             ("refunding late token payments", self.order_payments.refund_late_token_payments),
@@ -167,6 +169,11 @@ class Container:
                 (f"replaying {name} events", intake.replay_stored)
                 for name, intake in self.webhooks.items()
             ),
+        ]
+        return [
+            ("expiring tokens", self.tokens.expire_due, expiry),
+            ("expiring orders", self.orders.expire_due, expiry),
+            *((what, job, catch_up) for what, job in owed),
         ]
 
     async def stop(self) -> None:

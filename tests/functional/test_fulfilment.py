@@ -256,6 +256,7 @@ class ServeProcess:
                 "QRCHECKOUT_MERCHANT_WEBHOOK_SECRET": MERCHANT_SECRET,
                 "QRCHECKOUT_WEBHOOK_RETRY_BASE_SECONDS": "0.1",
                 "QRCHECKOUT_EXPIRY_INTERVAL_SECONDS": "0.2",
+                "QRCHECKOUT_CATCH_UP_INTERVAL_SECONDS": "0.2",
                 "NO_PROXY": "127.0.0.1,localhost",
             }
         )

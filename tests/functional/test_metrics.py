@@ -5,6 +5,7 @@ them does."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -104,3 +105,23 @@ def test_with_a_token_only_its_bearer_reads_them(make_server: ServerFactory) -> 
         assert refused.status_code == 401, refused.text
         assert refused.json()["error"]["code"] == "invalid_credentials"
     assert "qrcheckout_http_requests_total" in str(samples(server, **bearer(token)))
+
+
+def test_jobs_that_catch_up_on_owed_work_run_at_their_own_pace(
+    make_server: ServerFactory,
+) -> None:
+    server = make_server(expiry_interval_seconds=0.2, catch_up_interval_seconds=300)
+    runs = "qrcheckout_job_duration_seconds_count"
+    before = samples(server)
+    time.sleep(2.0)
+    after = samples(server)
+
+    def ran(job: str) -> float:
+        return value(after, runs, job=job) - value(before, runs, job=job)
+
+    # Expiry keeps a watched page's pace; work owed waits for its own interval (after its
+    # first run, as the server starts, which may fall inside the two seconds).
+    assert ran("expiring tokens") >= 5
+    assert ran("expiring orders") >= 5
+    assert ran("refunding") <= 1
+    assert ran("replaying stripe events") <= 1

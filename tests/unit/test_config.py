@@ -171,6 +171,8 @@ def test_merchant_webhook_targets_are_the_listed_urls(
         ("order_ttl_seconds", "86401"),
         ("expiry_interval_seconds", "0"),
         ("expiry_interval_seconds", "61"),
+        ("catch_up_interval_seconds", "0"),
+        ("catch_up_interval_seconds", "301"),
         ("max_body_bytes", "1023"),
         ("webhook_retry_base_seconds", "0"),
         ("webhook_max_attempts", "0"),
@@ -194,6 +196,7 @@ def test_values_out_of_bounds_are_refused(
         ("max_body_bytes", "1024", 1024),
         ("webhook_max_attempts", "50", 50),
         ("expiry_interval_seconds", "60", 60.0),
+        ("catch_up_interval_seconds", "300", 300.0),
     ],
 )
 def test_values_at_the_bounds_are_accepted(
