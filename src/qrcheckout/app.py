@@ -38,6 +38,7 @@ from qrcheckout.payments.provider import PaymentProvider
 from qrcheckout.payments.providers import Providers
 from qrcheckout.payments.stripe_api import StripeProvider
 from qrcheckout.realtime import api as realtime_api
+from qrcheckout.realtime.streams import Streams
 from qrcheckout.web import api as web_api
 from qrcheckout.webhooks import api as webhooks_api
 from qrcheckout_sandbox.app import STATE_FILE, Sandbox
@@ -213,6 +214,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(plain_request_line)],
     )
     app.state.sandbox = sandbox
+    # Its event streams, ended cleanly when the server stops (http/server.py).
+    app.state.streams = Streams()
     app.state.paypal_sandbox = paypal_sandbox
     app.state.sandbox_api_key = sandbox_key
     app.state.metrics_token_digest = http_metrics.token_digest(settings.metrics_token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import sys
@@ -25,8 +26,12 @@ from qrcheckout.access.service import Merchants
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
 from qrcheckout.errors import DomainError
+from qrcheckout.http.server import Server
 from qrcheckout.staff.paths import DASHBOARD_PATH, INVITE_PATH, SIGN_IN_PATH
 from qrcheckout.staff.service import INVITE_LIFETIME, Staff, StaffRole
+
+# The exit status when the app could not start (uvicorn's own).
+STARTUP_FAILED = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,7 +210,7 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
             f"{base}, which a phone cannot reach; set it to this machine's address"
         )
     print("\n".join(lines), flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -220,7 +225,11 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
     )
-    return 0
+    # As it stops, the event streams end at once and their clients connect again.
+    server = Server(config, app.state.streams)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else STARTUP_FAILED
 
 
 def _raise_open_files() -> int:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import threading
+import time
 from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from qrcheckout.checkout.service import token_topic
 from qrcheckout.realtime.bus import RedisBus
@@ -100,6 +104,46 @@ def test_a_watcher_that_hangs_up_is_let_go_at_once(server: RunningServer) -> Non
     asyncio.run(hang_up())
     wait_until(lambda: bus.watchers(topic) == 0, timeout=2)
     assert watching("websocket") == 0
+
+
+def test_stopping_the_server_ends_its_streams_cleanly(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restart (a deploy) with pages watching: each SSE stream ends as a response ends, so
+    its EventSource connects again, and each WebSocket is closed with 1012 (Service Restart);
+    the server neither waits out its grace period for them nor logs them as failures."""
+    created = create_token(server)
+    states: list[dict[str, Any]] = []
+    sse = threading.Thread(target=_sse_states, args=(server, created["id"], states))
+    sse.start()
+    closed: list[int | None] = []
+
+    async def watch_ws() -> None:
+        url = server.url.replace("http://", "ws://") + f"/v1/tokens/{created['id']}/ws"
+        async with connect(url) as ws:
+            await ws.recv()
+            with contextlib.suppress(ConnectionClosed):
+                await ws.recv()
+            closed.append(ws.close_code)
+
+    ws = threading.Thread(target=asyncio.run, args=(watch_ws(),))
+    ws.start()
+    bus = server.app.state.container.bus
+    wait_until(lambda: states and bus.watchers(token_topic(created["id"])) == 2)
+
+    with caplog.at_level(logging.INFO):
+        stopping = time.monotonic()
+        server.stop()
+        stopped = time.monotonic() - stopping
+    sse.join(timeout=5)
+    ws.join(timeout=5)
+    # The SSE stream ended without an error (a cut one raises in the reading thread).
+    assert not sse.is_alive() and len(states) == 1
+    assert closed == [1012]
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == []
+    # Well within the test server's grace period of 1 s (which it used to wait out).
+    assert stopped < 0.9, stopped
 
 
 def test_websocket_for_unknown_token_is_closed(server: RunningServer) -> None:

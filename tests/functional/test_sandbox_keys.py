@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -153,7 +154,21 @@ def test_serve_prints_the_sandbox_key(
     monkeypatch.setenv("QRCHECKOUT_PUBLIC_URL", "http://127.0.0.1:8765")
     monkeypatch.setenv("QRCHECKOUT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
     built: list[Any] = []
-    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **_: built.append(app))
+
+    class Built:
+        """The server serve would run, not run: the app it was given is kept."""
+
+        started = True
+
+        def __init__(self, config: Any, _: Any) -> None:
+            built.append(config.app)
+
+        def run(self) -> None:
+            return None
+
+    monkeypatch.setattr(cli, "Server", Built)
+    # Nor is its configuration made: uvicorn's would set up logging.
+    monkeypatch.setattr(cli.uvicorn, "Config", lambda app, **_: SimpleNamespace(app=app))
     # Logging stays pytest's: a handler on this test's captured stderr would outlive the test,
     # and the servers of later tests would log to a closed file.
     monkeypatch.setattr(logs, "install", logs.config)

@@ -16,6 +16,7 @@ import uvicorn
 from qrcheckout.app import create_app
 from qrcheckout.config import Settings
 from qrcheckout.db import Database
+from qrcheckout.http.server import Server
 from tests.support import loops
 
 T = TypeVar("T")
@@ -39,7 +40,8 @@ class RunningServer:
         self.settings = settings
         self.url = settings.public_url
         self.app = create_app(settings)
-        self.server = uvicorn.Server(_config(self.app))
+        # The server qrcheckout serve runs: it ends the event streams as it stops.
+        self.server = Server(_config(self.app), self.app.state.streams)
         self._sock = sock
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -8,6 +8,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from qrcheckout.realtime import streams
 from qrcheckout.realtime.watch import Watch, as_json, until_hangup
 
 # How long a client waits before it connects again after the stream drops.
@@ -25,8 +26,11 @@ class EventStream(StreamingResponse):
                 pass
 
         try:
-            async with until_hangup(gone):
+            async with streams.of(scope).open() as stream, until_hangup(gone):
                 await self.stream_response(send)
+            if stream.stopped:
+                # The server is stopping: the stream ends, and its client connects again.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client left: servers of ASGI 2.4 say so by failing the send
         finally:
