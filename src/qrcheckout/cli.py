@@ -17,6 +17,7 @@ import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from uvicorn.config import STARTUP_FAILURE
 
 from qrcheckout import logs, migrations
 from qrcheckout.access.models import DEFAULT_MERCHANT
@@ -29,9 +30,6 @@ from qrcheckout.errors import DomainError
 from qrcheckout.http.server import Server
 from qrcheckout.staff.paths import DASHBOARD_PATH, INVITE_PATH, SIGN_IN_PATH
 from qrcheckout.staff.service import INVITE_LIFETIME, Staff, StaffRole
-
-# The exit status when the app could not start (uvicorn's own).
-STARTUP_FAILED = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +227,7 @@ def _serve(settings: Settings, host: str, port: int, unreachable_public_url: boo
     server = Server(config, app.state.streams)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    return 0 if server.started else STARTUP_FAILED
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def _raise_open_files() -> int:

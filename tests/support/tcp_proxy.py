@@ -38,7 +38,7 @@ class TcpProxy:
         self._call(self._stall())
 
     def close(self) -> None:
-        self._call(self._close())
+        self._call(self._down())  # the pipes it cut are let finish by ``loops.end``
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         loops.end(self._loop)
@@ -64,11 +64,6 @@ class TcpProxy:
             writer.transport.abort()
         self._writers.clear()
         self._flowing.set()  # a stalled copy lets go of its cut connection
-
-    async def _close(self) -> None:
-        await self._down()
-        if pipes := asyncio.all_tasks() - {asyncio.current_task()}:
-            await asyncio.wait(pipes, timeout=5)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         ends = [writer]

@@ -131,14 +131,9 @@ async def token_ws(websocket: WebSocket, token_id: str, tokens: Tokens, bus: Bus
         await websocket.close(code=4404, reason="token not found")
         return
 
-    async def gone() -> None:
-        # The client sends nothing; reading is how its leaving is noticed, idle or not.
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
-
     try:
         await websocket.accept()
-        async with until_hangup(gone):
+        async with until_hangup(websocket.receive, "websocket.disconnect"):
             async for state in watch.states():
                 if state:
                     await websocket.send_text('{"type": "token", "data": ' + as_json(state) + "}")

@@ -21,14 +21,13 @@ class EventStream(StreamingResponse):
     the request's own task sends, and one plain task waits for the client to hang up."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def gone() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
         try:
-            async with streams.of(scope).open() as stream, until_hangup(gone):
+            async with (
+                streams.of(scope).open() as stream,
+                until_hangup(receive, "http.disconnect"),
+            ):
                 await self.stream_response(send)
-            if stream.stopped:
+            if stream.ended:
                 # The server is stopping: the stream ends, and its client connects again.
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:

@@ -5,6 +5,9 @@ Restart), but it cannot end a streaming response: it waits out its grace period 
 that never end by themselves, then cancels each one and logs it as a failure. Here each SSE
 stream is stopped at once and ends as a response ends; its ``EventSource`` connects again
 after the stream's ``retry``, to another instance if there is one.
+
+``Interruptible`` is the one way a block of a stream is ended early from outside: by the
+server stopping here, by the client hanging up in ``watch.until_hangup``.
 """
 
 from __future__ import annotations
@@ -15,53 +18,61 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
 
 
-class Stream:
-    """One open stream: ``stopped`` once the server has stopped it."""
+class Interruptible:
+    """A block of one task that something else may end early: ``end()`` cancels the task, and
+    the block absorbs that cancel (``Task.uncancel``), so the task carries on after it. A
+    cancel from anywhere else, alone or with an ``end()``, still propagates."""
 
-    __slots__ = ("stopped",)
+    __slots__ = ("ended", "task")
 
-    def __init__(self) -> None:
-        self.stopped = False
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.ended = False
+
+    def end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self.task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def interruptible() -> AsyncIterator[Interruptible]:
+    """The block runs until it ends or its ``end()`` is called; ``ended`` says which."""
+    task = asyncio.current_task()
+    assert task is not None
+    block = Interruptible(task)
+    try:
+        yield block
+    except asyncio.CancelledError:
+        if not block.ended or task.uncancel():
+            raise
 
 
 class Streams:
     def __init__(self) -> None:
-        self._open: set[asyncio.Task[object]] = set()
-        self._stopping: set[asyncio.Task[object]] = set()
+        self._open: set[Interruptible] = set()
         self.stopping = False
 
     @contextlib.asynccontextmanager
-    async def open(self) -> AsyncIterator[Stream]:
-        """The block runs until it ends or the server stops it: then it is cancelled and
-        left quietly, with ``stopped`` set, for the caller to end the stream. One opened
-        while the server is stopping is stopped at its first wait."""
-        task = asyncio.current_task()
-        assert task is not None
-        stream = Stream()
-        self._open.add(task)
-        if self.stopping:
-            self._stop(task)
-        try:
-            yield stream
-        except asyncio.CancelledError:
-            if task not in self._stopping or task.uncancel():
-                raise  # cancelled from elsewhere too
-            stream.stopped = True
-        finally:
-            self._open.discard(task)
-            self._stopping.discard(task)
+    async def open(self) -> AsyncIterator[Interruptible]:
+        """The block runs until it ends or the server stops it (``ended``), for the caller
+        to end the stream. One opened while the server is stopping is stopped at its first
+        wait."""
+        async with interruptible() as block:
+            self._open.add(block)
+            if self.stopping:
+                block.end()
+            try:
+                yield block
+            finally:
+                self._open.discard(block)
 
     def stop_all(self) -> int:
         """Stop every open stream, and every one opened from now on; how many were open."""
         self.stopping = True
-        for task in list(self._open):
-            self._stop(task)
+        for block in self._open:
+            block.end()
         return len(self._open)
-
-    def _stop(self, task: asyncio.Task[object]) -> None:
-        if task not in self._stopping:
-            self._stopping.add(task)
-            task.cancel()
 
 
 def of(scope: Mapping[str, Any]) -> Streams:

@@ -8,11 +8,12 @@ import json
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from qrcheckout import metrics
 from qrcheckout.realtime.bus import RESYNC, Bus
+from qrcheckout.realtime.streams import Interruptible, interruptible
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +43,30 @@ as_json = _LastEncoded()
 
 
 @contextlib.asynccontextmanager
-async def until_hangup(gone: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
-    """The block runs until it ends or ``gone`` returns (the client hung up): then it is
-    cancelled and left quietly. One plain task waits for the client, instead of a task group
-    and its cancel scopes per connection."""
-    task = asyncio.current_task()
-    assert task is not None
-    hung_up = False
+async def until_hangup(
+    receive: Callable[[], Awaitable[Mapping[str, Any]]], hangup: str
+) -> AsyncIterator[None]:
+    """The block runs until it ends or the client hangs up (``receive`` gives a message of
+    type ``hangup``): then it is cancelled and left quietly. The client sends nothing else
+    that matters; reading is how its leaving is noticed, idle or not. One plain task reads,
+    instead of a task group and its cancel scopes per connection."""
 
-    async def listen() -> None:
-        nonlocal hung_up
+    async def listen(block: Interruptible) -> None:
         try:
-            await gone()
+            while (await receive())["type"] != hangup:
+                pass
         except Exception:
             # A connection that cannot be read any more is one whose client is gone; reading
             # one raises no error otherwise, so say so.
             log.warning("reading the client failed; ending its stream", exc_info=True)
-        hung_up = True
-        task.cancel()
+        block.end()
 
-    listener = asyncio.get_running_loop().create_task(listen())
-    try:
-        yield
-    except asyncio.CancelledError:
-        if not hung_up or task.uncancel():
-            raise  # cancelled from elsewhere too: the server is stopping
-    finally:
-        listener.cancel()
+    async with interruptible() as block:
+        listener = asyncio.get_running_loop().create_task(listen(block))
+        try:
+            yield
+        finally:
+            listener.cancel()
 
 
 class Watch:

@@ -14,7 +14,7 @@ async def _serve(streams: Streams, started: asyncio.Event) -> str:
     async with streams.open() as stream:
         started.set()
         await asyncio.sleep(3600)
-    return "stopped" if stream.stopped else "ended"
+    return "stopped" if stream.ended else "ended"
 
 
 async def _opened(streams: Streams) -> asyncio.Task[str]:
